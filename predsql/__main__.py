@@ -1,0 +1,3 @@
+from predsql.cli import main
+
+main()

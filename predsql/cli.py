@@ -1,0 +1,253 @@
+"""The command line: parses flags, calls `tasks`, maps errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from predsql import __version__
+from predsql.console import Console
+from predsql.errors import PredsqlError, ProjectError
+from predsql.tasks import Options, open_session
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _parse_vars(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProjectError(f"--vars is not valid YAML: {exc}",
+                           hint="e.g. --vars '{run_date: 2024-01-01}'") from exc
+    if not isinstance(data, dict):
+        raise ProjectError("--vars must be a YAML mapping", hint="e.g. --vars '{key: value}'")
+    return data
+
+
+def common(func: Callable[..., int]) -> Callable[..., None]:
+    """Shared flags, the console, and the mapping of errors to exit codes."""
+
+    @click.option("--project-dir", type=click.Path(file_okay=False), default=".",
+                  help="Folder holding predsql_project.yml (or dbt_project.yml).")
+    @click.option("--profiles-dir", default=None, help="Folder holding profiles.yml.")
+    @click.option("--target", "-t", "target", default=None, help="Profile target to use.")
+    @click.option("--vars", "vars_", default=None, help="YAML mapping of vars.")
+    @click.option("--quiet", "-q", is_flag=True, help="Print errors and the summary only.")
+    @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
+    @click.option("--debug", is_flag=True, help="Show debug notes and Python tracebacks.")
+    @functools.wraps(func)
+    def wrapper(project_dir: str, profiles_dir: str | None, target: str | None,
+                vars_: str | None, quiet: bool, log_format: str, debug: bool,
+                **kwargs: Any) -> None:
+        root = Path(project_dir)
+        log_file = root / "logs" / "predsql.log" if root.is_dir() else None
+        console = Console(quiet=quiet, json_logs=log_format == "json", debug=debug,
+                          log_file=log_file)
+        code = 0
+        try:
+            options = Options(project_dir=Path(project_dir), profiles_dir=profiles_dir,
+                              target=target, vars=_parse_vars(vars_), debug=debug)
+            code = func(options, console, **kwargs)
+        except PredsqlError as exc:
+            console.error(exc.format())
+            if debug:
+                console.error("".join(traceback.format_exception(exc)))
+            code = exc.exit_code
+        except KeyboardInterrupt:
+            console.error("Interrupted.")
+            code = 2
+        finally:
+            console.close()
+        sys.exit(code)
+
+    return wrapper
+
+
+def selection(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--select", "-s", "select", multiple=True, help="Nodes to include.")(func)
+    func = click.option("--exclude", multiple=True, help="Nodes to leave out.")(func)
+    return func
+
+
+def execution(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--threads", type=int, default=None, help="Nodes run at once.")(func)
+    func = click.option("--full-refresh", is_flag=True, help="Rebuild incremental models.")(func)
+    func = click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")(func)
+    func = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+                        help="Override every ML function's device.")(func)
+    func = click.option("--no-cache", is_flag=True, help="Ignore the prediction cache.")(func)
+    func = click.option("--lock-timeout", type=float, default=0.0,
+                        help="Seconds to wait for a database held by another run.")(func)
+    return func
+
+
+def _apply(options: Options, **kwargs: Any) -> Options:
+    for key, value in kwargs.items():
+        if hasattr(options, key) and value is not None:
+            setattr(options, key, tuple(value) if isinstance(value, list) else value)
+    return options
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="predsql")
+def main() -> None:
+    """predsql: batch inference in SQL (dbt-style projects on DuckDB + onnxruntime)."""
+
+
+def _execute_command(command: str) -> Callable[..., int]:
+    def run(options: Options, console: Console, **kwargs: Any) -> int:
+        from predsql.tasks import execute_command
+
+        session = open_session(_apply(options, **kwargs), console)
+        return execute_command(session, command)
+
+    return run
+
+
+for _name, _help in (("run", "Build the selected models in dependency order."),
+                     ("seed", "Load seeds/*.csv into tables."),
+                     ("build", "Seeds, models and tests in DAG order."),
+                     ("test", "Run data and unit tests; exit 1 on failure.")):
+    main.command(_name, help=_help, context_settings=CONTEXT)(
+        selection(execution(common(_execute_command(_name)))))
+
+
+@main.command("compile", context_settings=CONTEXT)
+@selection
+@common
+def compile_cmd(options: Options, console: Console, **kwargs: Any) -> int:
+    """Render and check; write target/compiled/ and manifest.json."""
+    from predsql.tasks import compile_command
+
+    return compile_command(open_session(_apply(options, **kwargs), console))
+
+
+@main.command("ls", context_settings=CONTEXT)
+@selection
+@click.option("--output", "-o", type=click.Choice(["text", "json", "name", "path"]), default="text")
+@click.option("--resource-type", default=None)
+@common
+def ls_cmd(options: Options, console: Console, output: str, resource_type: str | None,
+           **kwargs: Any) -> int:
+    """List the selected nodes."""
+    from predsql.tasks import selected
+
+    session = open_session(_apply(options, **kwargs), console)
+    for uid in selected(session, "ls"):
+        node = session.compiled.nodes[uid]
+        if resource_type and node.resource_type != resource_type:
+            continue
+        if output == "json":
+            click.echo(json.dumps({"name": node.name, "resource_type": node.resource_type,
+                                   "unique_id": uid, "path": node.node.rel_path,
+                                   "config": {"materialized": node.materialized,
+                                              "tags": node.tags},
+                                   "depends_on": list(node.depends_on)}))
+        elif output == "path":
+            click.echo(node.node.rel_path)
+        elif output == "name":
+            click.echo(node.name)
+        else:
+            click.echo(".".join(node.node.fqn))
+    return 0
+
+
+@main.command("show", context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--limit", type=int, default=10)
+@click.option("--lock-timeout", type=float, default=0.0)
+@common
+def show_cmd(options: Options, console: Console, model: str, limit: int,
+             lock_timeout: float) -> int:
+    """Preview rows of a model."""
+    from rich.table import Table
+
+    from predsql.tasks import show_command
+
+    options.lock_timeout = lock_timeout
+    session = open_session(options, console)
+    header, *rows = show_command(session, model, limit)
+    table = Table(*header, title=f"{model} (first {limit} rows)")
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row))
+    console.out.print(table)
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_cell(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
+    return "NULL" if value is None else str(value)
+
+
+@main.command("functions", context_settings=CONTEXT)
+@common
+def functions_cmd(options: Options, console: Console) -> int:
+    """List the ML functions: signature, output, model file, fingerprint, providers."""
+    import onnxruntime as ort
+    from rich.table import Table
+
+    session = open_session(options, console)
+    table = Table("function", "signature", "model", "fingerprint", "device", "description")
+    for fn in session.registry.functions.values():
+        table.add_row(fn.name, fn.signature(),
+                      str(fn.model_path.relative_to(session.project.root)),
+                      fn.fingerprint[:12], fn.device, fn.description)
+    console.out.print(table)
+    console.info(f"onnxruntime {ort.__version__}; providers available: "
+                 f"{', '.join(ort.get_available_providers())}")
+    return 0
+
+
+@main.command("debug", context_settings=CONTEXT)
+@common
+def debug_cmd(options: Options, console: Console) -> int:
+    """Versions, project, profile, database, onnxruntime providers."""
+    from predsql.diagnostics import debug_report
+
+    for line in debug_report(options):
+        console.info(line)
+    return 0
+
+
+@main.command("clean", context_settings=CONTEXT)
+@common
+def clean_cmd(options: Options, console: Console) -> int:
+    """Remove target/ (and logs/)."""
+    from predsql.project import load_project
+
+    project = load_project(options.project_dir, profiles_dir=options.profiles_dir)
+    for folder in (project.target_dir,):
+        if folder.exists():
+            shutil.rmtree(folder)
+            console.info(f"Removed {folder}")
+    return 0
+
+
+@main.command("init", context_settings=CONTEXT)
+@click.argument("directory")
+def init_cmd(directory: str) -> None:
+    """Scaffold a working project in DIRECTORY."""
+    from predsql.scaffold import scaffold
+
+    console = Console()
+    try:
+        created = scaffold(Path(directory))
+    except PredsqlError as exc:
+        console.error(exc.format())
+        sys.exit(exc.exit_code)
+    console.info(f"Created a predsql project in {created}. Next: cd {directory} && predsql build")
+

@@ -1,0 +1,109 @@
+"""Opening the DuckDB database and the few catalog helpers the stages share."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+from predsql.errors import DatabaseLockedError, ProjectError
+from predsql.project import Target
+
+TEMP_PREFIX = "__predsql_tmp_"
+WORK_SCHEMA = "__predsql_work"
+_PID_RE = re.compile(r"held in (?P<proc>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def relation(schema: str, name: str) -> str:
+    return f"{quote(schema)}.{quote(name)}"
+
+
+def connect(
+    target: Target, *, read_only: bool = False, lock_timeout: float = 0.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the target database; a file held by another process is a clear error."""
+    if target.path != ":memory:":
+        Path(target.path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            con = duckdb.connect(target.path, read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise ProjectError(
+                    f"cannot open database: {text}", path=target.path
+                ) from exc
+            if time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise _locked_error(target.path, text) from exc
+    for key, value in target.settings.items():
+        try:
+            con.execute(f"SET {key} = ?", [value])
+        except duckdb.Error as exc:
+            con.close()
+            raise ProjectError(
+                f"invalid DuckDB setting {key}={value!r}: {exc}",
+                path=target.profile_file,
+                hint="see DuckDB's configuration options",
+            ) from exc
+    return con
+
+
+def _locked_error(path: str, text: str) -> DatabaseLockedError:
+    match = _PID_RE.search(text)
+    holder = f"process {match.group('pid')} ({match.group('proc')})" if match else "another process"
+    return DatabaseLockedError(
+        f"the database is in use by {holder}; nothing was changed",
+        path=path,
+        hint="wait for that run to finish, or pass --lock-timeout SECONDS to wait for it",
+    )
+
+
+def existing_relations(cursor: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """(schema, name) -> 'BASE TABLE' | 'VIEW' for the current database."""
+    rows = cursor.execute(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+        "WHERE table_catalog = current_database()"
+    ).fetchall()
+    return {(schema, name): kind for schema, name, kind in rows}
+
+
+def relation_kind(cursor: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    row = cursor.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_catalog = "
+        "current_database() AND table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def drop_relation(cursor: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    kind = relation_kind(cursor, schema, name)
+    if kind == "VIEW":
+        cursor.execute(f"DROP VIEW {relation(schema, name)}")
+    elif kind is not None:
+        cursor.execute(f"DROP TABLE {relation(schema, name)}")
+
+
+def clean_leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Drop temporary relations a killed run left behind."""
+    dropped = []
+    for (schema, name), _kind in existing_relations(con).items():
+        if name.startswith(TEMP_PREFIX):
+            drop_relation(con, schema, name)
+            dropped.append(f"{schema}.{name}")
+    con.execute(f"DROP SCHEMA IF EXISTS {quote(WORK_SCHEMA)} CASCADE")
+    return dropped
+
+
+def ensure_schema(cursor: duckdb.DuckDBPyConnection, schema: str) -> None:
+    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")

@@ -1,0 +1,155 @@
+"""Materializations as Python strategies: how a node's rows become a relation.
+
+Every strategy that replaces a table builds it under a temporary name and swaps
+it in inside one transaction, so a failed or killed run leaves the previous
+version intact (leftovers are dropped by `database.clean_leftovers`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import duckdb
+
+from predsql.compiler import CompiledNode, strip_sql
+from predsql.database import TEMP_PREFIX, drop_relation, ensure_schema, quote, relation
+from predsql.errors import ExecutionError
+
+_SWAP_LOCK = threading.Lock()
+
+
+class RowSource(Protocol):
+    """Produces a node's rows: plain SQL, or SQL with ML functions mapped in."""
+
+    def create_table(self, cursor: duckdb.DuckDBPyConnection, target: str) -> int: ...
+
+    def view_sql(self) -> str: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class SqlRows:
+    sql: str
+
+    def create_table(self, cursor: duckdb.DuckDBPyConnection, target: str) -> int:
+        row = cursor.execute(f"CREATE TABLE {target} AS\n{strip_sql(self.sql)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def view_sql(self) -> str:
+        return strip_sql(self.sql)
+
+    def stats(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    rows_affected: int | None
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Materialization(Protocol):
+    def build(
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+    ) -> BuildResult: ...
+
+
+def swap_in(cursor: duckdb.DuckDBPyConnection, schema: str, temp: str, name: str) -> None:
+    """Replace `schema.name` by the already built `schema.temp`, atomically."""
+    with _SWAP_LOCK:
+        cursor.begin()
+        try:
+            drop_relation(cursor, schema, name)
+            cursor.execute(f"ALTER TABLE {relation(schema, temp)} RENAME TO {quote(name)}")
+            cursor.commit()
+        except BaseException:
+            cursor.rollback()
+            raise
+
+
+def temp_name(node: CompiledNode) -> str:
+    return f"{TEMP_PREFIX}{node.alias}"
+
+
+class TableMaterialization:
+    def build(
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+    ) -> BuildResult:
+        ensure_schema(cursor, node.schema)
+        temp = temp_name(node)
+        drop_relation(cursor, node.schema, temp)
+        try:
+            count = rows.create_table(cursor, relation(node.schema, temp))
+            swap_in(cursor, node.schema, temp, node.alias)
+        except BaseException:
+            _drop_quietly(cursor, node.schema, temp)
+            raise
+        return BuildResult(count, f"SELECT {count}", rows.stats())
+
+
+class ViewMaterialization:
+    def build(
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+    ) -> BuildResult:
+        ensure_schema(cursor, node.schema)
+        with _SWAP_LOCK:
+            cursor.begin()
+            try:
+                drop_relation(cursor, node.schema, node.alias)
+                cursor.execute(f"CREATE VIEW {node.relation} AS\n{rows.view_sql()}")
+                cursor.commit()
+            except BaseException:
+                cursor.rollback()
+                raise
+        return BuildResult(None, "CREATE VIEW")
+
+
+class SeedMaterialization:
+    def build(
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+    ) -> BuildResult:
+        return TableMaterialization().build(cursor, node, SqlRows(seed_select(node)))
+
+
+def seed_select(node: CompiledNode) -> str:
+    options = ["header = true", "auto_detect = true"]
+    types = node.config.get("column_types") or {}
+    if types:
+        if not isinstance(types, dict):
+            raise ExecutionError(
+                "`column_types` must map column names to DuckDB types",
+                path=node.node.properties_path or node.node.rel_path,
+            )
+        entries = ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in types.items())
+        options.append(f"types = {{{entries}}}")
+    if node.config.get("delimiter"):
+        options.append(f"delim = {_literal(node.config['delimiter'])}")
+    path = _literal(str(node.node.path))
+    return f"SELECT * FROM read_csv({path}, {', '.join(options)})"
+
+
+def _literal(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _drop_quietly(cursor: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    try:
+        drop_relation(cursor, schema, name)
+    except duckdb.Error:
+        pass
+
+
+MATERIALIZATIONS: dict[str, Materialization] = {
+    "table": TableMaterialization(),
+    "view": ViewMaterialization(),
+    "seed": SeedMaterialization(),
+    "incremental": TableMaterialization(),
+}
+
+
+def materialization_for(node: CompiledNode) -> Materialization:
+    return MATERIALIZATIONS[node.materialized]

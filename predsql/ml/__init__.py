@@ -1,0 +1,1 @@
+"""ML functions: the ONNX registry, call analysis and planning, batched inference."""

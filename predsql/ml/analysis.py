@@ -1,0 +1,127 @@
+"""Finding ML calls in rendered SQL with sqlglot and checking them before data moves."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from predsql.compiler import CompiledNode, CompiledProject
+from predsql.errors import CompileError
+from predsql.ml.registry import Registry
+
+CALL_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    function: str
+    line: int | None
+    sql: str
+
+
+def parse_sql(node: CompiledNode) -> exp.Expression:
+    try:
+        tree = sqlglot.parse_one(node.compiled_sql, read="duckdb")
+    except ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        raise CompileError(
+            f"cannot parse the SQL of {node.name!r}: {err.get('description', exc)}",
+            path=node.node.rel_path,
+            line=err.get("line"),
+            hint="predsql parses models that call ML functions; check the SQL near this line",
+        ) from exc
+    if tree is None:
+        raise CompileError(f"{node.name!r} has no SQL statement", path=node.node.rel_path)
+    return tree
+
+
+def ml_calls(tree: exp.Expression, registry: Registry) -> list[exp.Anonymous]:
+    return [c for c in tree.find_all(exp.Anonymous) if registry.get(str(c.this))]
+
+
+def _source_line(node: CompiledNode, name: str, fallback: int | None) -> int | None:
+    pattern = re.compile(rf"\b{re.escape(name)}\s*\(", re.IGNORECASE)
+    for number, line in enumerate(node.node.raw_sql.splitlines(), start=1):
+        if pattern.search(line):
+            return number
+    return fallback
+
+
+def _mentions(node: CompiledNode, registry: Registry) -> bool:
+    """Cheap pre-filter: does the SQL call anything named like an ML function?"""
+    for name in CALL_RE.findall(node.compiled_sql):
+        lowered = name.lower()
+        if registry.get(lowered) or (registry.functions and registry.suggest(lowered)):
+            return True
+    return False
+
+
+def analyze_node(node: CompiledNode, registry: Registry, builtins: set[str]) -> list[CallInfo]:
+    """Static checks of every ML call in one node; returns the calls found."""
+    if not registry.functions or not _mentions(node, registry):
+        return []
+    tree = parse_sql(node)
+    calls: list[CallInfo] = []
+    for call in tree.find_all(exp.Anonymous):
+        name = str(call.this).lower()
+        line = _source_line(node, name, call.meta.get("line") if call.meta else None)
+        fn = registry.get(name)
+        if fn is None:
+            close = registry.suggest(name)
+            if close and name not in builtins:
+                raise CompileError(
+                    f"{node.name!r} calls unknown function {name!r}",
+                    path=node.node.rel_path, line=line,
+                    hint=f"did you mean the ML function {close!r}? (see `predsql functions`)",
+                )
+            continue
+        if len(call.expressions) != fn.arity:
+            raise CompileError(
+                f"{node.name!r} calls {fn.name}() with {len(call.expressions)} arguments; "
+                f"it takes {fn.arity}: {fn.signature()}",
+                path=node.node.rel_path, line=line,
+                hint=f"see {fn.yml_path} and the model's inputs",
+            )
+        calls.append(CallInfo(fn.name, line, call.sql(dialect="duckdb")))
+    if calls and node.materialized == "view":
+        raise CompileError(
+            f"model {node.name!r} calls ML function {calls[0].function!r} but is materialized "
+            "as a view; DuckDB cannot evaluate ML functions lazily",
+            path=node.node.rel_path, line=calls[0].line,
+            hint="use materialized='table' (or 'incremental'), or 'ephemeral' to let its "
+            "consumers evaluate the call",
+        )
+    return calls
+
+
+def duckdb_builtin_names() -> set[str]:
+    import duckdb
+
+    with duckdb.connect() as con:
+        rows = con.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions()")
+        return {r[0] for r in rows.fetchall()}
+
+
+def attach_ml_calls(compiled: CompiledProject, registry: Registry) -> CompiledProject:
+    """Record each node's ML calls (and their fingerprints) in `node.extra`."""
+    if not registry.functions:
+        return compiled
+    builtins = duckdb_builtin_names()
+    nodes = dict(compiled.nodes)
+    for uid, node in compiled.nodes.items():
+        if node.resource_type == "seed":
+            continue
+        calls = analyze_node(node, registry, builtins)
+        if calls:
+            used = sorted({c.function for c in calls})
+            extra = {
+                **node.extra,
+                "ml_calls": [c.__dict__ for c in calls],
+                "ml_functions": {f: registry.functions[f].fingerprint for f in used},
+            }
+            nodes[uid] = replace(node, extra=extra)
+    return replace(compiled, nodes=nodes)

@@ -1,0 +1,204 @@
+"""Running a model with ML calls: type checks, stages, streaming, the final table."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from predsql.compiler import CompiledNode, CompiledProject
+from predsql.database import WORK_SCHEMA, ensure_schema, quote
+from predsql.errors import CompileError, ExecutionError, InferenceError
+from predsql.ml.analysis import parse_sql
+from predsql.ml.mapping import FunctionStats, StageStream
+from predsql.ml.plan import Plan, Stage, build_plan
+from predsql.ml.registry import Registry
+from predsql.ml.runtime import RuntimePool
+
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+           "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
+
+
+def install_stub_macros(cursor: duckdb.DuckDBPyConnection, registry: Registry) -> None:
+    """Typed stand-ins so DuckDB can bind (and name the columns of) a model's SQL."""
+    for fn in registry.functions.values():
+        params = [f"a{i}" for i in range(fn.arity)]
+        casts = " OR ".join(f"CAST({p} AS {t}) IS NULL" for p, t in zip(params, fn.arg_types()))
+        body = f"CASE WHEN {casts or 'true'} THEN NULL ELSE CAST(NULL AS {fn.output.sql_type}) END"
+        cursor.execute(f"CREATE OR REPLACE TEMP MACRO {fn.name}({', '.join(params)}) AS {body}")
+
+
+def castable(source: str, target: str) -> bool:
+    source = source.upper()
+    nested = source.endswith("]") or source.startswith(("STRUCT", "MAP", "UNION"))
+    if nested:
+        return False
+    if target in ("VARCHAR",):
+        return True
+    if source.startswith(("VARCHAR", "NULL")) or source.startswith(NUMERIC):
+        return True
+    return False
+
+
+def _table_schema(cursor: duckdb.DuckDBPyConnection, tree: exp.Expression) -> dict[str, Any]:
+    cte_names = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    schema: dict[str, Any] = {}
+    for table in tree.find_all(exp.Table):
+        if not table.name or (not table.db and table.name in cte_names):
+            continue
+        if isinstance(table.this, exp.Anonymous) or table.args.get("this") is None:
+            continue  # table functions such as read_csv(...)
+        db = table.db or "main"
+        name = quote(db) + "." + quote(table.name)
+        rows = cursor.execute(f"DESCRIBE {name}").fetchall()
+        schema.setdefault(db, {})[table.name] = {r[0]: "UNKNOWN" for r in rows}
+    return schema
+
+
+class MlRows:
+    """A RowSource for models with ML calls (see materializations.RowSource)."""
+
+    def __init__(self, compiled: CompiledProject, node: CompiledNode, registry: Registry,
+                 runtimes: RuntimePool, cursor: duckdb.DuckDBPyConnection, console: Any,
+                 use_cache: bool = True) -> None:
+        self.compiled = compiled
+        self.node = node
+        self.registry = registry
+        self.runtimes = runtimes
+        self.console = console
+        self.use_cache = use_cache
+        self.run_id = uuid.uuid4().hex[:10]
+        self.columns = expected_columns(cursor, node, registry)
+        self.plan = make_plan(cursor, node, registry, self.run_id)
+        self._stats: dict[str, FunctionStats] = {}
+
+    def view_sql(self) -> str:
+        raise CompileError("ML calls cannot run inside a view", path=self.node.node.rel_path)
+
+    def stats(self) -> dict[str, Any]:
+        functions = {name: s.as_dict() for name, s in self._stats.items()}
+        return {"ml_functions": functions} if functions else {}
+
+    def create_table(self, cursor: duckdb.DuckDBPyConnection, target: str) -> int:
+        ensure_schema(cursor, WORK_SCHEMA)
+        stream_name = None
+        try:
+            for stage in self.plan.stages:
+                check_stage_types(cursor, self.node, stage)
+                stream = StageStream(cursor, stage, self.runtimes, self._stats, self.console,
+                                     self.node)
+                if stage.streamed:
+                    stream_name = stage.relation
+                    cursor.register(stream_name, stream.reader())
+                else:
+                    cursor.register(f"__predsql_in_{self.run_id}", stream.reader())
+                    stream.run(lambda: cursor.execute(
+                        f"CREATE TABLE {stage.relation} AS SELECT * FROM "
+                        f"__predsql_in_{self.run_id}"))
+                    cursor.unregister(f"__predsql_in_{self.run_id}")
+                if stage.streamed:
+                    return self._final(cursor, target, stream)
+            return self._final(cursor, target, None)
+        finally:
+            if stream_name:
+                cursor.unregister(stream_name)
+            self._drop_work_tables(cursor)
+
+    def _final(self, cursor: duckdb.DuckDBPyConnection, target: str, stream: Any) -> int:
+        names = ", ".join(quote(name) for name, _ in self.columns)
+        sql = f"CREATE TABLE {target} AS SELECT * FROM (\n{self.plan.final_sql}\n) AS __predsql_out({names})"
+
+        def run() -> int:
+            row = cursor.execute(sql).fetchone()
+            return int(row[0]) if row else 0
+
+        return stream.run(run) if stream is not None else run()
+
+    def _drop_work_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        for stage in self.plan.stages:
+            if not stage.streamed:
+                try:
+                    cursor.execute(f"DROP TABLE IF EXISTS {stage.relation}")
+                except duckdb.Error:
+                    pass
+
+
+def expected_columns(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
+                     registry: Registry) -> list[tuple[str, str]]:
+    """The model's output columns as DuckDB itself would name and type them."""
+    install_stub_macros(cursor, registry)
+    try:
+        rows = cursor.execute(f"DESCRIBE {node.compiled_sql.rstrip().rstrip(';')}").fetchall()
+    except duckdb.BinderException as exc:
+        raise CompileError(
+            f"{node.name!r}: the SQL around its ML calls does not bind: {exc}",
+            path=node.node.rel_path,
+            hint="check the argument types against `predsql functions`",
+        ) from exc
+    return [(r[0], r[1]) for r in rows]
+
+
+def make_plan(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, registry: Registry,
+              run_id: str) -> Plan:
+    tree = parse_sql(node)
+    schema = _table_schema(cursor, tree)
+    work = f"{quote(WORK_SCHEMA)}.{quote(f'{node.alias}_{run_id}_' + '{n}')}"
+    try:
+        return build_plan(tree, registry, schema, work, f"__predsql_stream_{run_id}",
+                          node.node.rel_path)
+    except CompileError:
+        raise
+    except Exception as exc:  # sqlglot cannot qualify this SQL
+        raise CompileError(
+            f"predsql cannot plan the ML calls of {node.name!r}: {exc}",
+            path=node.node.rel_path,
+            hint="simplify the query around the ML call (e.g. move it into a CTE)",
+        ) from exc
+
+
+def check_stage_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, stage: Stage) -> None:
+    types = {r[0]: r[1] for r in cursor.execute(f"DESCRIBE {stage.probe_sql}").fetchall()}
+    for call in stage.calls:
+        for position, (column, target) in enumerate(zip(call.arg_columns, call.fn.arg_types())):
+            source = types.get(column, "NULL")
+            if not castable(source, target):
+                line = next((c["line"] for c in node.extra.get("ml_calls", [])
+                             if c["function"] == call.fn.name), None)
+                raise CompileError(
+                    f"{node.name!r}: argument {position + 1} of {call.fn.name}() has type "
+                    f"{source}, which cannot be cast to the model's input type {target}",
+                    path=node.node.rel_path, line=line,
+                    hint=f"pass a value castable to {target}: {call.fn.signature()}",
+                )
+
+
+def check_ml_types(cursor: duckdb.DuckDBPyConnection, compiled: CompiledProject,
+                   node: CompiledNode, registry: Registry, strict: bool) -> None:
+    """Bind the model and check argument types; in compile (not strict) a missing
+    upstream relation only postpones the check to the run."""
+    if not node.extra.get("ml_calls") or node.materialized == "ephemeral":
+        return
+    try:
+        expected_columns(cursor, node, registry)
+        plan = make_plan(cursor, node, registry, "check")
+        for stage in plan.stages:
+            if WORK_SCHEMA in stage.probe_sql:
+                continue
+            check_stage_types(cursor, node, stage)
+    except (duckdb.CatalogException, CompileError) as exc:
+        if strict or not _missing_relation(exc):
+            raise
+    except duckdb.Error as exc:
+        if strict:
+            raise ExecutionError(f"{node.name!r}: {exc}", path=node.node.rel_path) from exc
+
+
+def _missing_relation(exc: Exception) -> bool:
+    text = str(exc)
+    return "does not exist" in text or "Catalog Error" in text
+
+
+__all__ = ["MlRows", "check_ml_types", "InferenceError"]

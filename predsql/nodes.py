@@ -1,0 +1,221 @@
+"""Finding the project's files and reading properties YAML into plain records."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from predsql.errors import ProjectError
+from predsql.project import Project, yaml_renderer
+from predsql.yamlio import expect_mapping, read_yaml
+
+DOCS_RE = re.compile(
+    r"{%-?\s*docs\s+([A-Za-z_][\w]*)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.DOTALL
+)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A model, seed or singular test as found on disk, before rendering."""
+
+    unique_id: str
+    resource_type: str  # "model" | "seed" | "test"
+    name: str
+    path: Path
+    rel_path: str
+    fqn: tuple[str, ...]
+    raw_sql: str
+    config: dict[str, Any]
+    description: str = ""
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    properties_path: str | None = None
+
+    @property
+    def materialized(self) -> str:
+        default = {"seed": "seed", "test": "test"}.get(self.resource_type, "table")
+        return str(self.config.get("materialized", default))
+
+
+@dataclass(frozen=True)
+class Source:
+    unique_id: str
+    source_name: str
+    name: str
+    schema: str
+    identifier: str
+    path: str
+    description: str = ""
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tests: tuple[Any, ...] = ()
+    database: str | None = None
+
+    @property
+    def relation(self) -> str:
+        parts = [self.database] if self.database else []
+        parts += [self.schema, self.identifier]
+        return ".".join(f'"{p}"' for p in parts)
+
+
+@dataclass(frozen=True)
+class Properties:
+    """Everything the properties YAML files say, keyed by node name."""
+
+    models: dict[str, dict[str, Any]]
+    seeds: dict[str, dict[str, Any]]
+    sources: dict[tuple[str, str], Source]
+    unit_tests: tuple[dict[str, Any], ...]
+    docs: dict[str, str]
+
+
+def iter_files(root: Path, folders: tuple[str, ...], suffix: str) -> list[Path]:
+    files: list[Path] = []
+    for folder in folders:
+        base = root / folder
+        if base.is_dir():
+            files += sorted(p for p in base.rglob(f"*{suffix}") if p.is_file())
+    return files
+
+
+def _fqn(project: Project, folders: tuple[str, ...], path: Path) -> tuple[str, ...]:
+    for folder in folders:
+        base = project.root / folder
+        if path.is_relative_to(base):
+            parts = path.relative_to(base).with_suffix("").parts
+            return (project.name, *parts)
+    return (project.name, path.stem)
+
+
+def read_properties(project: Project) -> Properties:
+    render = yaml_renderer(project.vars, project.target.as_context())
+    models: dict[str, dict[str, Any]] = {}
+    seeds: dict[str, dict[str, Any]] = {}
+    sources: dict[tuple[str, str], Source] = {}
+    unit_tests: list[dict[str, Any]] = []
+    folders = project.model_paths + project.seed_paths + project.test_paths
+    yml_files = iter_files(project.root, folders, ".yml") + iter_files(
+        project.root, folders, ".yaml"
+    )
+    for path in yml_files:
+        data = expect_mapping(read_yaml(path, render), path, "a properties file")
+        rel = str(path.relative_to(project.root))
+        for key, target in (("models", models), ("seeds", seeds)):
+            for entry in _entries(data, key, path):
+                entry["__path__"] = rel
+                if entry["name"] in target:
+                    raise ProjectError(
+                        f"{key[:-1]} {entry['name']!r} is described twice "
+                        f"(also in {target[entry['name']]['__path__']})",
+                        path=path,
+                        hint="keep one properties entry per node",
+                    )
+                target[entry["name"]] = entry
+        for entry in _entries(data, "sources", path):
+            for source in _sources(entry, rel, project):
+                sources[(source.source_name, source.name)] = source
+        for entry in _entries(data, "unit_tests", path):
+            entry["__path__"] = rel
+            unit_tests.append(entry)
+    docs = read_docs_blocks(project)
+    return Properties(models, seeds, sources, tuple(unit_tests), docs)
+
+
+def _entries(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise ProjectError(f"`{key}:` must be a list", path=path)
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("name"):
+            raise ProjectError(
+                f"every entry under `{key}:` needs a `name:`", path=path
+            )
+    return entries
+
+
+def _sources(entry: dict[str, Any], rel: str, project: Project) -> list[Source]:
+    source_name = entry["name"]
+    schema = str(entry.get("schema", source_name))
+    result = []
+    for table in entry.get("tables") or []:
+        if not isinstance(table, dict) or "name" not in table:
+            raise ProjectError(
+                f"source {source_name!r}: every table needs a `name:`", path=rel
+            )
+        result.append(
+            Source(
+                unique_id=f"source.{project.name}.{source_name}.{table['name']}",
+                source_name=source_name,
+                name=table["name"],
+                schema=schema,
+                identifier=str(table.get("identifier", table["name"])),
+                path=rel,
+                description=str(table.get("description", "")),
+                columns=column_map(table.get("columns")),
+                tests=tuple(table.get("data_tests") or table.get("tests") or ()),
+                database=entry.get("database"),
+            )
+        )
+    return result
+
+
+def column_map(columns: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(columns, list):
+        return {}
+    return {str(c["name"]): c for c in columns if isinstance(c, dict) and "name" in c}
+
+
+def read_docs_blocks(project: Project) -> dict[str, str]:
+    docs: dict[str, str] = {}
+    folders = project.model_paths + project.macro_paths + project.seed_paths
+    for path in iter_files(project.root, folders, ".md"):
+        for name, body in DOCS_RE.findall(path.read_text(encoding="utf-8")):
+            docs[name] = body.strip()
+    return docs
+
+
+def discover_nodes(project: Project, props: Properties) -> list[Node]:
+    nodes: list[Node] = []
+    seen: dict[str, Path] = {}
+    for path in iter_files(project.root, project.model_paths, ".sql"):
+        nodes.append(_file_node(project, props.models, "model", path, project.model_paths))
+    for path in iter_files(project.root, project.seed_paths, ".csv"):
+        nodes.append(_file_node(project, props.seeds, "seed", path, project.seed_paths))
+    for path in iter_files(project.root, project.test_paths, ".sql"):
+        nodes.append(_file_node(project, {}, "test", path, project.test_paths))
+    for node in nodes:
+        key = f"{node.resource_type}:{node.name}" if node.resource_type == "test" else node.name
+        if key in seen:
+            raise ProjectError(
+                f"two nodes are named {node.name!r}: {seen[key].relative_to(project.root)} "
+                f"and {node.rel_path}",
+                path=node.rel_path,
+                hint="rename one of the files; node names must be unique",
+            )
+        seen[key] = node.path
+    return nodes
+
+
+def _file_node(
+    project: Project,
+    props: dict[str, dict[str, Any]],
+    kind: str,
+    path: Path,
+    folders: tuple[str, ...],
+) -> Node:
+    name = path.stem
+    entry = props.get(name, {})
+    raw = "" if kind == "seed" else path.read_text(encoding="utf-8")
+    return Node(
+        unique_id=f"{kind}.{project.name}.{name}",
+        resource_type=kind,
+        name=name,
+        path=path,
+        rel_path=str(path.relative_to(project.root)),
+        fqn=_fqn(project, folders, path),
+        raw_sql=raw,
+        config=dict(entry.get("config") or {}),
+        description=str(entry.get("description", "")),
+        columns=column_map(entry.get("columns")),
+        properties_path=entry.get("__path__"),
+    )

@@ -1,0 +1,254 @@
+"""Loading a project: predsql_project.yml (or dbt_project.yml) and its profile."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from predsql.errors import ProjectError, RenderError
+from predsql.jinja import make_env_var, make_environment, render_template
+from predsql.yamlio import expect_mapping, read_yaml
+
+PROJECT_FILES = ("predsql_project.yml", "dbt_project.yml")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved DuckDB connection target."""
+
+    name: str
+    profile: str
+    path: str  # absolute file path or ":memory:"
+    schema: str = "main"
+    threads: int = 1
+    settings: dict[str, Any] = field(default_factory=dict)
+    profile_file: str | None = None
+
+    def as_context(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "profile_name": self.profile,
+            "type": "duckdb",
+            "schema": self.schema,
+            "path": self.path,
+            "database": Path(self.path).stem if self.path != ":memory:" else "memory",
+            "threads": self.threads,
+        }
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    name: str
+    config_file: Path
+    model_paths: tuple[str, ...]
+    seed_paths: tuple[str, ...]
+    test_paths: tuple[str, ...]
+    macro_paths: tuple[str, ...]
+    function_paths: tuple[str, ...]
+    target_path: str
+    log_path: str
+    vars: dict[str, Any]
+    models_config: dict[str, Any]
+    seeds_config: dict[str, Any]
+    tests_config: dict[str, Any]
+    target: Target
+
+    @property
+    def target_dir(self) -> Path:
+        return self.root / self.target_path
+
+
+def find_project_file(root: Path) -> Path:
+    for name in PROJECT_FILES:
+        candidate = root / name
+        if candidate.is_file():
+            return candidate
+    raise ProjectError(
+        f"no predsql_project.yml or dbt_project.yml in {root}",
+        path=root,
+        hint="run predsql from the project folder, pass --project-dir, or `predsql init DIR`",
+    )
+
+
+def yaml_renderer(vars_: dict[str, Any], target: dict[str, Any] | None = None):
+    """Render `{{ env_var() }}` / `{{ var() }}` inside YAML string values."""
+    env = make_environment()
+    env_var = make_env_var()
+
+    def var(name: str, default: Any = None) -> Any:
+        return vars_.get(name, default)
+
+    context = {"env_var": env_var, "var": var, "target": target or {}}
+
+    def render(text: str, path: Path) -> str:
+        try:
+            return render_template(env, text, context, path)
+        except RenderError as exc:
+            exc.path = str(path)
+            raise
+
+    return render
+
+
+def load_project(
+    root: Path,
+    *,
+    cli_vars: dict[str, Any] | None = None,
+    profiles_dir: str | None = None,
+    target_name: str | None = None,
+    threads: int | None = None,
+) -> Project:
+    root = root.resolve()
+    config_file = find_project_file(root)
+    cli_vars = dict(cli_vars or {})
+    raw = expect_mapping(
+        read_yaml(config_file, yaml_renderer(cli_vars)), config_file, "the project file"
+    )
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ProjectError(
+            "the project file has no `name`",
+            path=config_file,
+            hint="add a line such as `name: my_project`",
+        )
+    project_vars = _project_vars(raw.get("vars"), name)
+    project_vars.update(cli_vars)
+    profile_name = str(raw.get("profile") or name)
+    target = resolve_target(
+        root, name, profile_name, profiles_dir, target_name, project_vars, threads
+    )
+
+    def paths(key: str, default: str) -> tuple[str, ...]:
+        value = raw.get(key, [default])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ProjectError(
+                f"`{key}` must be a list of folder names", path=config_file
+            )
+        return tuple(value)
+
+    return Project(
+        root=root,
+        name=name,
+        config_file=config_file,
+        model_paths=paths("model-paths", "models"),
+        seed_paths=paths("seed-paths", "seeds"),
+        test_paths=paths("test-paths", "tests"),
+        macro_paths=paths("macro-paths", "macros"),
+        function_paths=paths("function-paths", "functions"),
+        target_path=str(raw.get("target-path", "target")),
+        log_path=str(raw.get("log-path", "logs")),
+        vars=project_vars,
+        models_config=dict(raw.get("models") or {}),
+        seeds_config=dict(raw.get("seeds") or {}),
+        tests_config=dict(raw.get("data_tests") or raw.get("tests") or {}),
+        target=target,
+    )
+
+
+def _project_vars(raw_vars: Any, project_name: str) -> dict[str, Any]:
+    """Project vars; dbt also allows vars scoped under the project's name."""
+    if not isinstance(raw_vars, dict):
+        return {}
+    result = {k: v for k, v in raw_vars.items() if not isinstance(v, dict) or k != project_name}
+    scoped = raw_vars.get(project_name)
+    if isinstance(scoped, dict):
+        result.update(scoped)
+    return result
+
+
+def profile_search_dirs(root: Path, profiles_dir: str | None) -> list[Path]:
+    dirs: list[Path] = []
+    if profiles_dir:
+        dirs.append(Path(profiles_dir).expanduser())
+    if os.environ.get("PREDSQL_PROFILES_DIR"):
+        dirs.append(Path(os.environ["PREDSQL_PROFILES_DIR"]).expanduser())
+    dirs += [root, Path.home() / ".predsql", Path.home() / ".dbt"]
+    return dirs
+
+
+def resolve_target(
+    root: Path,
+    project_name: str,
+    profile_name: str,
+    profiles_dir: str | None,
+    target_name: str | None,
+    vars_: dict[str, Any],
+    threads: int | None,
+) -> Target:
+    for directory in profile_search_dirs(root, profiles_dir):
+        path = directory / "profiles.yml"
+        if not path.is_file():
+            continue
+        profiles = expect_mapping(read_yaml(path, yaml_renderer(vars_)), path, "profiles.yml")
+        if profile_name in profiles:
+            return _target_from_profile(
+                root, path, profile_name, profiles[profile_name], target_name, threads
+            )
+        if profiles_dir and directory == Path(profiles_dir).expanduser():
+            raise ProjectError(
+                f"profile {profile_name!r} is not defined in this profiles.yml",
+                path=path,
+                hint=f"add a `{profile_name}:` entry or change `profile:` in the project file",
+            )
+    if target_name not in (None, "default", "dev"):
+        raise ProjectError(
+            f"target {target_name!r} requested but no profiles.yml defines profile "
+            f"{profile_name!r}",
+            hint="create profiles.yml in the project folder or pass --profiles-dir",
+        )
+    return Target(
+        name=target_name or "dev",
+        profile=profile_name,
+        path=str(root / f"{project_name}.duckdb"),
+        threads=threads or 1,
+    )
+
+
+def _target_from_profile(
+    root: Path,
+    path: Path,
+    profile_name: str,
+    profile: Any,
+    target_name: str | None,
+    threads: int | None,
+) -> Target:
+    if not isinstance(profile, dict) or not isinstance(profile.get("outputs"), dict):
+        raise ProjectError(
+            f"profile {profile_name!r} has no `outputs:` mapping",
+            path=path,
+            hint="see the dbt profiles.yml format: profile -> target, outputs",
+        )
+    name = target_name or str(profile.get("target", "dev"))
+    outputs = profile["outputs"]
+    if name not in outputs:
+        raise ProjectError(
+            f"target {name!r} is not among the outputs of profile {profile_name!r} "
+            f"({', '.join(map(str, outputs))})",
+            path=path,
+        )
+    output = outputs[name] or {}
+    kind = output.get("type", "duckdb")
+    if kind != "duckdb":
+        raise ProjectError(
+            f"target {name!r} has type {kind!r}; predsql runs on DuckDB only",
+            path=path,
+            hint="use `type: duckdb`",
+        )
+    db_path = str(output.get("path", f"{profile_name}.duckdb"))
+    if db_path != ":memory:" and not db_path.startswith("md:"):
+        db_path = str((root / Path(db_path).expanduser()).resolve())
+    settings = dict(output.get("settings") or {})
+    return Target(
+        name=name,
+        profile=profile_name,
+        path=db_path,
+        schema=str(output.get("schema", "main")),
+        threads=int(threads or output.get("threads", 1)),
+        settings=settings,
+        profile_file=str(path),
+    )

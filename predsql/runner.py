@@ -1,0 +1,141 @@
+"""Running selected nodes in dependency order on a pool of DuckDB cursors."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from predsql.compiler import CompiledNode
+from predsql.errors import PredsqlError
+
+OK_STATUSES = frozenset({"success", "pass", "warn"})
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str  # success | error | skipped | pass | fail | warn
+    message: str = ""
+    execution_time: float = 0.0
+    rows_affected: int | None = None
+    failures: int | None = None
+    started_at: float = 0.0
+    completed_at: float = 0.0
+    materialized: str = ""
+    relation: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+
+Work = Callable[[duckdb.DuckDBPyConnection, CompiledNode], NodeResult]
+
+
+def error_result(node: CompiledNode, exc: BaseException, started: float, debug: bool) -> NodeResult:
+    if isinstance(exc, PredsqlError):
+        message = exc.format()
+    elif isinstance(exc, duckdb.Error):
+        message = f"{node.node.rel_path}: database error: {exc}"
+    else:
+        message = f"{node.node.rel_path}: internal error: {type(exc).__name__}: {exc}"
+    if debug:
+        message += "\n" + "".join(traceback.format_exception(exc))
+    now = time.time()
+    return NodeResult(
+        node.unique_id, node.name, node.resource_type, "error", message,
+        execution_time=now - started, started_at=started, completed_at=now,
+        materialized=node.materialized, relation=node.relation,
+    )
+
+
+def skipped_result(node: CompiledNode, reason: str) -> NodeResult:
+    return NodeResult(
+        node.unique_id, node.name, node.resource_type, "skipped", reason,
+        materialized=node.materialized, relation=node.relation,
+    )
+
+
+def run_nodes(
+    con: duckdb.DuckDBPyConnection,
+    nodes: Mapping[str, CompiledNode],
+    order: list[str],
+    parents: Mapping[str, set[str]],
+    work: Work,
+    *,
+    threads: int = 1,
+    fail_fast: bool = False,
+    debug: bool = False,
+    on_start: Callable[[CompiledNode], None] | None = None,
+    on_result: Callable[[NodeResult], None] | None = None,
+) -> list[NodeResult]:
+    """Run `order` respecting `parents` (restricted to the run); a failed node
+    skips its descendants, independent nodes go on unless `fail_fast`."""
+    results: dict[str, NodeResult] = {}
+    waiting = list(order)
+    running: dict[Future[NodeResult], str] = {}
+    stop = False
+
+    def record(result: NodeResult) -> None:
+        nonlocal stop
+        results[result.unique_id] = result
+        if not result.ok and result.status != "skipped" and fail_fast:
+            stop = True
+        if on_result:
+            on_result(result)
+
+    def task(node: CompiledNode) -> NodeResult:
+        started = time.time()
+        cursor = con.cursor()
+        try:
+            return work(cursor, node)
+        except Exception as exc:  # reported per node; the run goes on
+            return error_result(node, exc, started, debug)
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        while waiting or running:
+            progressed = False
+            for uid in list(waiting):
+                if len(running) >= max(1, threads) and not stop:
+                    break
+                deps = parents.get(uid, set())
+                node = nodes[uid]
+                if stop:
+                    waiting.remove(uid)
+                    record(skipped_result(node, "skipped: --fail-fast after an earlier failure"))
+                    progressed = True
+                    continue
+                failed = [d for d in deps if d in results and not results[d].ok]
+                if failed:
+                    waiting.remove(uid)
+                    upstream = nodes[failed[0]].name
+                    record(skipped_result(node, f"skipped because {upstream} did not succeed"))
+                    progressed = True
+                    continue
+                if all(d in results for d in deps):
+                    waiting.remove(uid)
+                    if on_start:
+                        on_start(node)
+                    running[pool.submit(task, node)] = uid
+                    progressed = True
+            if running and not progressed:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    record(future.result())
+            elif not running and not progressed and waiting:
+                for uid in waiting:  # unreachable: deps outside the run never block
+                    record(skipped_result(nodes[uid], "skipped: dependencies never ran"))
+                waiting.clear()
+    return [results[uid] for uid in order if uid in results]

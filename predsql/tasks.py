@@ -1,0 +1,281 @@
+"""The commands' logic: compile, seed, run, build, ls, show. The CLI only parses flags."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from predsql import database
+from predsql.artifacts import write_compiled_sql, write_manifest, write_run_results
+from predsql.compiler import CompiledNode, CompiledProject, compile_project
+from predsql.configs import ignored_keys, unknown_keys
+from predsql.console import Console
+from predsql.errors import CompileError, ExecutionError
+from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
+from predsql.ml.analysis import attach_ml_calls
+from predsql.ml.executor import MlRows, check_ml_types
+from predsql.ml.registry import Registry, load_registry
+from predsql.ml.runtime import RuntimePool
+from predsql.project import Project, load_project
+from predsql.runner import NodeResult, run_nodes
+from predsql.selection import select
+from predsql.testing import TestKit, build_parents, run_test_node
+
+RUNNABLE = {"run": ("model",), "seed": ("seed",), "build": ("model", "seed", "test"),
+            "test": ("test",)}
+
+
+@dataclass
+class Options:
+    project_dir: Path = Path(".")
+    profiles_dir: str | None = None
+    target: str | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    full_refresh: bool = False
+    fail_fast: bool = False
+    debug: bool = False
+    device: str | None = None
+    no_cache: bool = False
+    lock_timeout: float = 0.0
+    extra_selectors: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    options: Options
+    project: Project
+    compiled: CompiledProject
+    registry: Registry
+    console: Console
+
+
+def open_session(options: Options, console: Console) -> Session:
+    project = load_project(
+        options.project_dir,
+        cli_vars=options.vars,
+        profiles_dir=options.profiles_dir,
+        target_name=options.target,
+        threads=options.threads,
+    )
+    registry = load_registry(project)
+    compiled = attach_ml_calls(compile_project(project), registry)
+    session = Session(options, project, compiled, registry, console)
+    _report_config_keys(session)
+    return session
+
+
+def _report_config_keys(session: Session) -> None:
+    for node in session.compiled.nodes.values():
+        for key in ignored_keys(node.config):
+            session.console.debug(f"{node.node.rel_path}: config `{key}` is accepted and ignored")
+        for key, close in unknown_keys(node.config):
+            hint = f"; did you mean `{close}`?" if close else ""
+            session.console.warn(
+                f"{node.node.rel_path}: unknown config key `{key}` is ignored{hint}"
+            )
+
+
+def selected(session: Session, command: str) -> list[str]:
+    kinds = RUNNABLE.get(command, ("model", "seed", "test"))
+    from predsql.testing import test_selector_methods
+
+    methods = {**test_selector_methods(session.compiled), **session.options.extra_selectors}
+    chosen = select(session.compiled, session.options.select, session.options.exclude, methods)
+    chosen = _with_tests_of(session.compiled, chosen) if "test" in kinds else chosen
+    order = session.compiled.graph.ordered(chosen)
+    return [
+        uid for uid in order
+        if session.compiled.nodes[uid].resource_type in kinds
+        and session.compiled.nodes[uid].materialized != "ephemeral"
+    ]
+
+
+def _with_tests_of(compiled: CompiledProject, chosen: set[str]) -> set[str]:
+    """A test is selected with the models it tests (all of them)."""
+    result = set(chosen)
+    for uid, node in compiled.nodes.items():
+        if node.resource_type == "test":
+            tested = set(node.extra.get("attached_to", [])) or set(node.depends_on)
+            if tested and tested <= (chosen | set(compiled.sources_ids())):
+                result.add(uid)
+    return result
+
+
+def compile_command(session: Session) -> int:
+    write_compiled_sql(session.compiled)
+    con = _open_for_checks(session)
+    try:
+        if con is not None:
+            for uid in session.compiled.graph.order:
+                node = session.compiled.nodes[uid]
+                check_ml_types(con, session.compiled, node, session.registry, strict=False)
+    finally:
+        if con is not None:
+            con.close()
+    write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
+    n = len(session.compiled.nodes)
+    session.console.info(f"Compiled {n} nodes; wrote {session.project.target_path}/manifest.json")
+    return 0
+
+
+def _open_for_checks(session: Session) -> duckdb.DuckDBPyConnection | None:
+    path = session.project.target.path
+    if path == ":memory:" or not Path(path).exists():
+        return None
+    try:
+        return database.connect(session.project.target, read_only=True)
+    except Exception as exc:  # compile still works without the database
+        session.console.debug(f"type checks skipped: {exc}")
+        return None
+
+
+def execute_command(session: Session, command: str) -> int:
+    """`run`, `seed`, `build` and `test`: run the selected nodes, write artifacts."""
+    order = selected(session, command)
+    started = time.time()
+    write_compiled_sql(session.compiled)
+    write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
+    con = database.connect(session.project.target, lock_timeout=session.options.lock_timeout)
+    results: list[NodeResult] = []
+    try:
+        for dropped in database.clean_leftovers(con):
+            session.console.debug(f"dropped leftover relation {dropped}")
+        runtimes = RuntimePool(session.registry, session.options.device, session.console)
+        kit = TestKit(session.compiled, runtimes, session.console)
+        results = _execute(session, con, order, runtimes, kit, command)
+    finally:
+        con.close()
+        elapsed = time.time() - started
+        write_run_results(session.project.target_dir, results, elapsed, {"which": command})
+    _summary(session.console, results, time.time() - started)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
+             runtimes: RuntimePool, kit: TestKit, command: str) -> list[NodeResult]:
+    compiled = session.compiled
+    console = session.console
+    total = len(order)
+    index = {uid: i + 1 for i, uid in enumerate(order)}
+    if not order:
+        console.warn("Nothing to do: the selection matched no nodes.")
+        return []
+    console.info(f"Running {total} nodes with {session.project.target.threads} threads "
+                 f"on {session.project.target.path}")
+
+    def work(cursor: duckdb.DuckDBPyConnection, node: CompiledNode) -> NodeResult:
+        if node.resource_type == "test":
+            return run_test_node(cursor, node, kit)
+        started = time.time()
+        rows = row_source(session, cursor, node, runtimes)
+        outcome: BuildResult = materialization_for(node).build(cursor, node, rows)
+        done = time.time()
+        return NodeResult(
+            node.unique_id, node.name, node.resource_type, "success", outcome.message,
+            execution_time=done - started, rows_affected=outcome.rows_affected,
+            started_at=started, completed_at=done, materialized=node.materialized,
+            relation=node.relation, extra=outcome.extra,
+        )
+
+    def on_result(result: NodeResult) -> None:
+        node = compiled.nodes[result.unique_id]
+        _node_line(console, index[result.unique_id], total, node, result)
+
+    parents = build_parents(compiled, order, with_tests=command == "build")
+    return run_nodes(
+        con, compiled.nodes, order, parents, work,
+        threads=session.project.target.threads, fail_fast=session.options.fail_fast,
+        debug=session.options.debug, on_result=on_result,
+    )
+
+
+def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
+               runtimes: RuntimePool) -> RowSource:
+    if node.extra.get("ml_calls"):
+        if node.materialized == "view":
+            raise CompileError("ML call in a view", path=node.node.rel_path)
+        check_ml_types(cursor, session.compiled, node, session.registry, strict=True)
+        return MlRows(session.compiled, node, session.registry, runtimes, cursor,
+                      session.console, use_cache=not session.options.no_cache)
+    return SqlRows(node.compiled_sql)
+
+
+def _node_line(console: Console, i: int, total: int, node: CompiledNode, r: NodeResult) -> None:
+    kind = node.resource_type
+    what = f"{node.materialized} model {node.schema}.{node.alias}" if kind == "model" else (
+        f"seed file {node.schema}.{node.alias}" if kind == "seed" else f"test {node.name}")
+    if r.status == "success":
+        rows = f"{r.rows_affected} " if r.rows_affected is not None else ""
+        detail = f"OK {rows}in {r.execution_time:.2f}s".replace("OK  ", "OK ")
+        console.node_line(i, total, f"OK created {what}", "success", detail,
+                          node=node.unique_id, rows=r.rows_affected)
+        for line in _ml_lines(r):
+            console.info(f"          {line}")
+    elif r.status in ("pass", "warn", "fail"):
+        label = {"pass": "PASS", "warn": f"WARN {r.failures}", "fail": f"FAIL {r.failures}"}
+        console.node_line(i, total, f"{label[r.status].split()[0]} {what}", r.status,
+                          f"{label[r.status]} in {r.execution_time:.2f}s", node=node.unique_id,
+                          failures=r.failures)
+        if r.status != "pass" and r.message:
+            console.info(f"          {r.message}")
+    elif r.status == "skipped":
+        console.node_line(i, total, f"SKIP {what}", "skipped", "SKIP", node=node.unique_id)
+    else:
+        console.node_line(i, total, f"ERROR creating {what}" if kind != "test" else
+                          f"ERROR {what}", "error", "ERROR", node=node.unique_id)
+        console.error(r.message)
+
+
+def _ml_lines(result: NodeResult) -> list[str]:
+    lines = []
+    for name, s in (result.extra.get("ml_functions") or {}).items():
+        lines.append(
+            f"{name}: {s['rows_inferred']} rows inferred, {s['rows_from_cache']} from cache, "
+            f"{s['batches']} batches, {s['rows_per_second']:,.0f} rows/s on {s['provider']}"
+            + (f", {s['nan_outputs']} NaN outputs" if s.get("nan_outputs") else "")
+        )
+    return lines
+
+
+def _summary(console: Console, results: list[NodeResult], elapsed: float) -> None:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    ok = counts.get("success", 0) + counts.get("pass", 0)
+    errors = counts.get("error", 0) + counts.get("fail", 0)
+    console.info("")
+    console.info(
+        f"Finished running {len(results)} nodes in {elapsed:.2f}s. "
+        f"PASS={ok} WARN={counts.get('warn', 0)} ERROR={errors} SKIP={counts.get('skipped', 0)} "
+        f"TOTAL={len(results)}",
+        counts=counts,
+    )
+    if errors:
+        console.error(f"Completed with {errors} error{'s' if errors > 1 else ''}.")
+
+
+def show_command(session: Session, name: str, limit: int) -> list[tuple[Any, ...]]:
+    node = session.compiled.by_name(name)
+    if node is None:
+        raise ExecutionError(f"no model or seed named {name!r}", hint="see `predsql ls`")
+    con = database.connect(session.project.target, read_only=Path(
+        session.project.target.path).exists(), lock_timeout=session.options.lock_timeout)
+    try:
+        if database.relation_kind(con, node.schema, node.alias) is None:
+            raise ExecutionError(
+                f"{node.relation} does not exist yet", path=node.node.rel_path,
+                hint=f"run `predsql run -s {name}` first",
+            )
+        cursor = con.execute(f"SELECT * FROM {node.relation} LIMIT {int(limit)}")
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    return [tuple(columns), *rows]

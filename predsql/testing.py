@@ -1,0 +1,249 @@
+"""Data tests: generic tests from properties YAML, singular tests, how they run.
+
+A test is a compiled node whose SQL returns the failing rows. Generic tests
+(`unique`, `not_null`, `accepted_values`, `relationships`, `accepted_range` and
+custom `{% test %}` blocks) are generated here from the properties files.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import duckdb
+
+from predsql.compiler import CompiledNode, CompiledProject
+from predsql.configs import merge_into, tree_config
+from predsql.database import ensure_schema, quote
+from predsql.errors import CompileError, ProjectError
+from predsql.nodes import Node
+from predsql.runner import NodeResult
+
+BUILTIN_TESTS = ("unique", "not_null", "accepted_values", "relationships", "accepted_range")
+TEST_CONFIG_KEYS = ("severity", "warn_if", "error_if", "store_failures", "limit", "where",
+                    "tags", "enabled", "config", "name", "meta", "fail_calc")
+CONDITION_RE = re.compile(r"^\s*(==|!=|>=|<=|>|<|=)\s*(\d+)\s*$")
+
+
+@dataclass
+class TestKit:
+    compiled: CompiledProject
+    runtimes: Any
+    console: Any
+
+
+def test_selector_methods(compiled: CompiledProject) -> dict[str, Any]:
+    def test_type(node: CompiledNode, value: str) -> bool:
+        kind = node.extra.get("test_type")
+        return node.resource_type == "test" and kind == value
+
+    def test_name(node: CompiledNode, value: str) -> bool:
+        return node.resource_type == "test" and node.extra.get("test_name") == value
+
+    return {"test_type": test_type, "test_name": test_name}
+
+
+def build_parents(compiled: CompiledProject, order: list[str], with_tests: bool) -> dict[str, set[str]]:
+    """Dependencies within the run; in `build`, a model's tests gate its children."""
+    in_run = set(order)
+    parents = {uid: set(compiled.graph.parents.get(uid, ())) & in_run for uid in order}
+    if not with_tests:
+        return parents
+    tests_of: dict[str, set[str]] = {}
+    for uid in order:
+        node = compiled.nodes[uid]
+        if node.resource_type == "test":
+            for tested in node.extra.get("attached_to", []):
+                tests_of.setdefault(tested, set()).add(uid)
+    for uid in order:
+        node = compiled.nodes[uid]
+        if node.resource_type == "test":
+            continue
+        for parent in list(compiled.graph.parents.get(uid, ())):
+            parents[uid] |= tests_of.get(parent, set()) & in_run
+    return parents
+
+
+def parse_condition(text: Any, path: str) -> tuple[str, int]:
+    match = CONDITION_RE.match(str(text))
+    if not match:
+        raise ProjectError(
+            f"cannot read test threshold {text!r}", path=path,
+            hint="use a comparison with a number, e.g. '>10' or '!=0'",
+        )
+    op = "==" if match.group(1) == "=" else match.group(1)
+    return op, int(match.group(2))
+
+
+def condition_holds(condition: tuple[str, int], failures: int) -> bool:
+    op, value = condition
+    return {
+        "==": failures == value, "!=": failures != value, ">": failures > value,
+        ">=": failures >= value, "<": failures < value, "<=": failures <= value,
+    }[op]
+
+
+def test_status(config: dict[str, Any], failures: int, path: str) -> str:
+    severity = str(config.get("severity", "error")).lower()
+    error_if = parse_condition(config.get("error_if", "!=0"), path)
+    warn_if = parse_condition(config.get("warn_if", "!=0"), path)
+    if severity == "error" and condition_holds(error_if, failures):
+        return "fail"
+    if condition_holds(warn_if, failures):
+        return "warn"
+    return "pass"
+
+
+def audit_schema(compiled: CompiledProject) -> str:
+    return f"{compiled.project.target.schema}_dbt_test__audit"
+
+
+def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: TestKit) -> NodeResult:
+    started = time.time()
+    sql = node.compiled_sql.rstrip().rstrip(";")
+    if node.extra.get("ml_calls"):
+        sql = _materialize_ml_test(cursor, node, kit)
+    limit = node.config.get("limit")
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
+    if node.config.get("store_failures"):
+        schema = audit_schema(kit.compiled)
+        ensure_schema(cursor, schema)
+        cursor.execute(f"CREATE OR REPLACE TABLE {quote(schema)}.{quote(node.name)} AS {sql}")
+        sql = f"SELECT * FROM {quote(schema)}.{quote(node.name)}"
+    failures = int(cursor.execute(f"SELECT count(*) FROM ({sql}) AS __t").fetchone()[0])
+    status = test_status(node.config, failures, node.node.rel_path)
+    done = time.time()
+    message = "" if status == "pass" else (
+        f"Got {failures} result{'s' if failures != 1 else ''}, configured to "
+        f"{'fail' if status == 'fail' else 'warn'} if {node.config.get('error_if' if status == 'fail' else 'warn_if', '!=0')}"
+    )
+    return NodeResult(node.unique_id, node.name, "test", status, message,
+                      execution_time=done - started, failures=failures, started_at=started,
+                      completed_at=done, materialized="test")
+
+
+def _materialize_ml_test(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: TestKit) -> str:
+    from predsql.database import WORK_SCHEMA, relation
+    from predsql.ml.executor import MlRows
+
+    registry = kit.runtimes.registry
+    rows = MlRows(kit.compiled, node, registry, kit.runtimes, cursor, kit.console)
+    ensure_schema(cursor, WORK_SCHEMA)
+    target = relation(WORK_SCHEMA, f"test_{node.name}")
+    cursor.execute(f"DROP TABLE IF EXISTS {target}")
+    rows.create_table(cursor, target)
+    return f"SELECT * FROM {target}"
+
+
+# -- generating generic tests ---------------------------------------------------
+
+def _test_entries(raw: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Normalize `- unique`, `- accepted_values: {values: [...]}` and `arguments:` forms."""
+    entries = []
+    for item in raw or []:
+        if isinstance(item, str):
+            entries.append((item, {}))
+        elif isinstance(item, dict) and len(item) == 1:
+            name, body = next(iter(item.items()))
+            body = dict(body or {})
+            if isinstance(body.get("arguments"), dict):
+                body = {**body, **body.pop("arguments")}
+            entries.append((str(name), body))
+        elif isinstance(item, dict) and "name" in item and "test_name" in item:
+            entries.append((str(item["test_name"]), dict(item)))
+    return entries
+
+
+def _split_config(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    config = dict(body.get("config") or {})
+    args = {}
+    for key, value in body.items():
+        if key == "config":
+            continue
+        if key in TEST_CONFIG_KEYS:
+            config[key] = value
+        else:
+            args[key] = value
+    return config, args
+
+
+def _sql_value(value: Any, quote_values: bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if quote_values and not isinstance(value, (int, float)) or isinstance(value, str):
+        return "'" + str(value).replace("'", "''") + "'"
+    return str(value)
+
+
+def generic_sql(kind: str, relation: str, column: str | None, args: dict[str, Any],
+                render_ref: Any, macros: dict[str, Any], path: str) -> str:
+    col = column or ""
+    if kind == "not_null":
+        return f"SELECT * FROM {relation} WHERE {col} IS NULL"
+    if kind == "unique":
+        return (f"SELECT {col} AS unique_field, count(*) AS n_records FROM {relation} "
+                f"WHERE {col} IS NOT NULL GROUP BY {col} HAVING count(*) > 1")
+    if kind == "accepted_values":
+        values = args.get("values")
+        if not isinstance(values, list) or not values:
+            raise ProjectError("accepted_values needs a `values:` list", path=path)
+        quoted = bool(args.get("quote", True))
+        listed = ", ".join(_sql_value(v, quoted) if quoted else str(v) for v in values)
+        return (f"SELECT {col} AS value_field, count(*) AS n_records FROM {relation} "
+                f"WHERE {col} NOT IN ({listed}) GROUP BY {col}")
+    if kind == "relationships":
+        if "to" not in args or "field" not in args:
+            raise ProjectError("relationships needs `to:` and `field:`", path=path)
+        parent = render_ref(str(args["to"]))
+        field = args["field"]
+        return (f"SELECT child.{col} AS from_field FROM {relation} AS child "
+                f"LEFT JOIN {parent} AS parent ON child.{col} = parent.{field} "
+                f"WHERE child.{col} IS NOT NULL AND parent.{field} IS NULL")
+    if kind == "accepted_range":
+        inclusive = bool(args.get("inclusive", True))
+        conds = []
+        if "min_value" in args:
+            conds.append(f"{col} {'>=' if inclusive else '>'} {args['min_value']}")
+        if "max_value" in args:
+            conds.append(f"{col} {'<=' if inclusive else '<'} {args['max_value']}")
+        if not conds:
+            raise ProjectError("accepted_range needs `min_value:` or `max_value:`", path=path)
+        return f"SELECT * FROM {relation} WHERE NOT ({' AND '.join(conds)})"
+    macro = macros.get(f"test_{kind}")
+    if macro is None:
+        raise CompileError(
+            f"unknown test {kind!r}", path=path,
+            hint=f"built-in tests: {', '.join(BUILTIN_TESTS)}; custom tests come from "
+            "{% test name(model, column_name) %} blocks in macro or test paths",
+        )
+    return str(macro(model=relation, column_name=column, **args))
+
+
+def test_node_name(kind: str, model: str, column: str | None, args: dict[str, Any]) -> str:
+    parts = [kind, model] + ([column] if column else [])
+    if kind == "accepted_values":
+        parts += [re.sub(r"\W+", "_", str(v)) for v in args.get("values", [])][:4]
+    if kind == "relationships":
+        parts += [re.sub(r"\W+", "_", str(args.get("to", ""))).strip("_"), str(args.get("field", ""))]
+    return re.sub(r"_+", "_", "_".join(p for p in parts if p))[:120]
+
+
+def make_test_node(compiled: CompiledProject, name: str, sql: str, config: dict[str, Any],
+                   depends: list[str], attached: list[str], path: str, test_name: str,
+                   column: str | None, source_ids: list[str]) -> CompiledNode:
+    project = compiled.project
+    node = Node(
+        unique_id=f"test.{project.name}.{name}", resource_type="test", name=name,
+        path=project.root / path, rel_path=path, fqn=(project.name, name), raw_sql=sql,
+        config=config,
+    )
+    return CompiledNode(
+        node, merge_into(tree_config(project.tests_config, node.fqn), config),
+        schema=audit_schema(compiled), alias=name, rendered_sql=sql, compiled_sql=sql,
+        depends_on=tuple(dict.fromkeys(depends)),
+        extra={"test_type": "data", "test_name": test_name, "attached_to": attached,
+               "column_name": column, "source_ids": source_ids},
+    )
