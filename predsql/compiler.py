@@ -78,6 +78,9 @@ class CompiledProject:
     def sources(self) -> dict[tuple[str, str], Source]:
         return self.properties.sources
 
+    def sources_ids(self) -> set[str]:
+        return {s.unique_id for s in self.properties.sources.values()}
+
 
 def schema_for(project: Project, config: dict[str, Any]) -> str:
     custom = config.get("schema")
@@ -128,7 +131,12 @@ def compile_project(project: Project) -> CompiledProject:
     paths = {uid: c.node.rel_path for uid, c in compiled.items()}
     graph = build_graph({uid: c.depends_on for uid, c in compiled.items()}, paths)
     compiled = _inline_ephemerals(compiled, graph)
-    return CompiledProject(project, props, compiled, graph)
+    from predsql.generic_tests import add_generic_tests  # tests build on compiled nodes
+
+    result = add_generic_tests(CompiledProject(project, props, compiled, graph), renderer)
+    paths = {uid: c.node.rel_path for uid, c in result.nodes.items()}
+    graph = build_graph({uid: c.depends_on for uid, c in result.nodes.items()}, paths)
+    return replace(result, graph=graph)
 
 
 def _compile_pass(
@@ -161,7 +169,6 @@ def _compile_pass(
             continue
         sql, capture = renderer.render(node)
         depends = [nodes_by_name[r].unique_id for r in capture.refs]
-        depends += [props.sources[s].unique_id for s in capture.sources]
         compiled[node.unique_id] = CompiledNode(
             node,
             node.config,
@@ -171,11 +178,18 @@ def _compile_pass(
             compiled_sql=sql,
             refs=tuple(capture.refs),
             sources=tuple(capture.sources),
-            depends_on=tuple(dict.fromkeys(d for d in depends if not d.startswith("source."))),
+            depends_on=tuple(dict.fromkeys(depends)),
             checksum=_checksum(sql, node.config),
-            extra={"source_ids": [props.sources[s].unique_id for s in capture.sources]},
+            extra=_extra(node, [props.sources[s].unique_id for s in capture.sources], depends),
         )
     return compiled
+
+
+def _extra(node: Node, source_ids: list[str], depends: list[str]) -> dict[str, Any]:
+    extra: dict[str, Any] = {"source_ids": source_ids}
+    if node.resource_type == "test":
+        extra.update(test_type="data", test_name="singular", attached_to=list(depends))
+    return extra
 
 
 def _check_node_config(node: Node) -> None:

@@ -11,6 +11,7 @@ from predsql.errors import ProjectError
 from predsql.project import Project, yaml_renderer
 from predsql.yamlio import expect_mapping, read_yaml
 
+DEFINITION_RE = re.compile(r"{%-?\s*(macro|test)\s+[A-Za-z_]")
 DOCS_RE = re.compile(
     r"{%-?\s*docs\s+([A-Za-z_][\w]*)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.DOTALL
 )
@@ -88,7 +89,15 @@ def _fqn(project: Project, folders: tuple[str, ...], path: Path) -> tuple[str, .
 
 
 def read_properties(project: Project) -> Properties:
-    render = yaml_renderer(project.vars, project.target.as_context())
+    docs = read_docs_blocks(project)
+
+    def doc(name: str) -> str:
+        if name not in docs:
+            raise ProjectError(f"doc({name!r}) names no {{% docs %}} block",
+                               hint="define it in a .md file under the model paths")
+        return docs[name]
+
+    render = yaml_renderer(project.vars, project.target.as_context(), {"doc": doc})
     models: dict[str, dict[str, Any]] = {}
     seeds: dict[str, dict[str, Any]] = {}
     sources: dict[tuple[str, str], Source] = {}
@@ -117,7 +126,6 @@ def read_properties(project: Project) -> Properties:
         for entry in _entries(data, "unit_tests", path):
             entry["__path__"] = rel
             unit_tests.append(entry)
-    docs = read_docs_blocks(project)
     return Properties(models, seeds, sources, tuple(unit_tests), docs)
 
 
@@ -182,7 +190,8 @@ def discover_nodes(project: Project, props: Properties) -> list[Node]:
     for path in iter_files(project.root, project.seed_paths, ".csv"):
         nodes.append(_file_node(project, props.seeds, "seed", path, project.seed_paths))
     for path in iter_files(project.root, project.test_paths, ".sql"):
-        nodes.append(_file_node(project, {}, "test", path, project.test_paths))
+        if not DEFINITION_RE.search(path.read_text(encoding="utf-8")):
+            nodes.append(_file_node(project, {}, "test", path, project.test_paths))
     for node in nodes:
         key = f"{node.resource_type}:{node.name}" if node.resource_type == "test" else node.name
         if key in seen:

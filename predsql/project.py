@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,11 @@ def find_project_file(root: Path) -> Path:
     )
 
 
-def yaml_renderer(vars_: dict[str, Any], target: dict[str, Any] | None = None):
+def yaml_renderer(
+    vars_: dict[str, Any],
+    target: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Callable[[str, Path], str]:
     """Render `{{ env_var() }}` / `{{ var() }}` inside YAML string values."""
     env = make_environment()
     env_var = make_env_var()
@@ -81,7 +86,7 @@ def yaml_renderer(vars_: dict[str, Any], target: dict[str, Any] | None = None):
     def var(name: str, default: Any = None) -> Any:
         return vars_.get(name, default)
 
-    context = {"env_var": env_var, "var": var, "target": target or {}}
+    context = {"env_var": env_var, "var": var, "target": target or {}, **(extra or {})}
 
     def render(text: str, path: Path) -> str:
         try:

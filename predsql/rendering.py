@@ -8,6 +8,7 @@ and a *compile* pass where refs render as the real relation names.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,11 @@ from predsql.errors import CompileError, RenderError
 from predsql.jinja import MacroReturn, make_env_var, make_environment, render_compiled
 from predsql.nodes import Node, Properties, iter_files
 from predsql.project import Project
+
+
+TEST_BLOCK_RE = re.compile(r"({%-?\s*)test\s+([A-Za-z_]\w*)")
+END_TEST_RE = re.compile(r"({%-?\s*)endtest\b")
+MACRO_RE = re.compile(r"{%-?\s*macro\s")
 
 
 @dataclass
@@ -176,8 +182,9 @@ class Renderer:
         paths = iter_files(self.project.root, self.project.macro_paths, ".sql")
         paths += iter_files(self.project.root, self.project.test_paths, ".sql")
         for path in paths:
-            text = path.read_text(encoding="utf-8")
-            if "{% macro" not in text and "{%- macro" not in text:
+            text = TEST_BLOCK_RE.sub(r"\1macro test_\2", path.read_text(encoding="utf-8"))
+            text = END_TEST_RE.sub(r"\1endmacro", text)
+            if not MACRO_RE.search(text):
                 continue
             rel = path.relative_to(self.project.root)
             template = self._compile(text, str(rel))

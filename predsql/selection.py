@@ -10,7 +10,9 @@ from pathlib import PurePosixPath
 from predsql.compiler import CompiledNode, CompiledProject
 from predsql.errors import SelectionError
 
-ATOM_RE = re.compile(r"^(?P<up>(\d*)\+)?(?P<at>@)?(?P<body>[^+@]+?)(?P<down>\+(\d*))?$")
+ATOM_RE = re.compile(
+    r"^(?P<up>(?P<up_depth>\d*)\+)?(?P<at>@)?(?P<body>[^+@]+?)(?P<down>\+(?P<down_depth>\d*))?$"
+)
 Matcher = Callable[[CompiledNode], bool]
 
 
@@ -65,11 +67,11 @@ def _atom(
     result = set(base)
     graph = compiled.graph
     if match.group("up"):
-        depth = _depth(match.group(2))
+        depth = _depth(match.group("up_depth"))
         for uid in base:
             result |= _bounded(uid, graph.parents, depth)
     if match.group("down"):
-        depth = _depth(match.group(5))
+        depth = _depth(match.group("down_depth"))
         for uid in base:
             result |= _bounded(uid, graph.children, depth)
     if match.group("at"):

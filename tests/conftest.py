@@ -1,0 +1,81 @@
+"""Shared helpers: copy fixture projects, invoke the CLI, read tables back."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from textwrap import dedent
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+
+from predsql.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="run the long fault loops too")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="needs --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def run_cli(project: Path, *args: str, code: int | None = 0) -> Result:
+    """Invoke `predsql ARGS --project-dir project`; check the exit code."""
+    command, *rest = args
+    argv = [command, *rest]
+    if command not in ("init",):
+        argv += ["--project-dir", str(project)]
+    result = CliRunner().invoke(main, argv, catch_exceptions=False)
+    if code is not None:
+        assert result.exit_code == code, (
+            f"exit {result.exit_code} != {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def output(result: Result) -> str:
+    return result.stdout + result.stderr
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def copy_fixture(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(FIXTURES / name, target)
+    return target
+
+
+@pytest.fixture
+def jaffle(tmp_path: Path) -> Path:
+    return copy_fixture("jaffle_shop", tmp_path)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project with the embedded default database."""
+    root = tmp_path / "proj"
+    return write(root, {"predsql_project.yml": "name: proj\n"})
+
+
+def db_of(root: Path, name: str = "proj") -> Path:
+    return root / f"{name}.duckdb"
