@@ -198,15 +198,15 @@ def _cell(value: Any) -> str:
 def functions_cmd(options: Options, console: Console) -> int:
     """List the ML functions: signature, output, model file, fingerprint, providers."""
     import onnxruntime as ort
-    from rich.table import Table
 
     session = open_session(options, console)
-    table = Table("function", "signature", "model", "fingerprint", "device", "description")
     for fn in session.registry.functions.values():
-        table.add_row(fn.name, fn.signature(),
-                      str(fn.model_path.relative_to(session.project.root)),
-                      fn.fingerprint[:12], fn.device, fn.description)
-    console.out.print(table)
+        console.info(fn.signature())
+        console.info(f"    model {fn.model_path.relative_to(session.project.root)}  "
+                     f"fingerprint {fn.fingerprint[:16]}  device {fn.device}  "
+                     f"cache {'on' if fn.cache else 'off'}")
+        if fn.description:
+            console.info(f"    {fn.description}")
     console.info(f"onnxruntime {ort.__version__}; providers available: "
                  f"{', '.join(ort.get_available_providers())}")
     return 0

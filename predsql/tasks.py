@@ -147,6 +147,7 @@ def execute_command(session: Session, command: str) -> int:
     try:
         for dropped in database.clean_leftovers(con):
             session.console.debug(f"dropped leftover relation {dropped}")
+        _check_before_running(session, con, order)
         runtimes = RuntimePool(session.registry, session.options.device, session.console)
         kit = TestKit(session.compiled, runtimes, session.console)
         results = _execute(session, con, order, runtimes, kit, command)
@@ -156,6 +157,18 @@ def execute_command(session: Session, command: str) -> int:
         write_run_results(session.project.target_dir, results, elapsed, {"which": command})
     _summary(session.console, results, time.time() - started)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
+                          order: list[str]) -> None:
+    """ML argument types of every selected model whose inputs exist, before any data moves."""
+    cursor = con.cursor()
+    try:
+        for uid in order:
+            node = session.compiled.nodes[uid]
+            check_ml_types(cursor, session.compiled, node, session.registry, strict=False)
+    finally:
+        cursor.close()
 
 
 def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],

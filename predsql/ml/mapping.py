@@ -143,7 +143,10 @@ class StageStream:
         return ", ".join(f"{c.fn.name}()" for c in self.stage.calls)
 
     def reader(self) -> pa.RecordBatchReader:
-        source = self.relation.to_arrow_reader(READ_BATCH)
+        try:
+            source = self.relation.to_arrow_reader(READ_BATCH)
+        except duckdb.Error as exc:
+            raise self._read_error(exc) from exc
         fields = [source.schema.field(name) for name in self.stage.passthrough]
         fields += [pa.field(c.result_column, output_arrow_type(c.fn.output)) for c in self.stage.calls]
         return pa.RecordBatchReader.from_batches(pa.schema(fields), self._batches(source))
