@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -105,5 +106,10 @@ def clean_leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
     return dropped
 
 
+_SCHEMA_LOCK = threading.Lock()
+
+
 def ensure_schema(cursor: duckdb.DuckDBPyConnection, schema: str) -> None:
-    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    """Create a schema once; serialized, since concurrent creation conflicts in DuckDB."""
+    with _SCHEMA_LOCK:
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
