@@ -132,8 +132,10 @@ def compile_project(project: Project) -> CompiledProject:
     graph = build_graph({uid: c.depends_on for uid, c in compiled.items()}, paths)
     compiled = _inline_ephemerals(compiled, graph)
     from predsql.generic_tests import add_generic_tests  # tests build on compiled nodes
+    from predsql.unit_tests import add_unit_tests
 
     result = add_generic_tests(CompiledProject(project, props, compiled, graph), renderer)
+    result = add_unit_tests(result, renderer)
     paths = {uid: c.node.rel_path for uid, c in result.nodes.items()}
     graph = build_graph({uid: c.depends_on for uid, c in result.nodes.items()}, paths)
     return replace(result, graph=graph)

@@ -7,7 +7,13 @@ from typing import Any
 
 from predsql.compiler import CompiledNode, CompiledProject
 from predsql.rendering import Renderer
-from predsql.testing import _split_config, _test_entries, generic_sql, make_test_node, test_node_name
+from predsql.testing import (
+    _split_config,
+    _test_entries,
+    generic_sql,
+    make_test_node,
+    test_node_name,
+)
 
 
 def _tests_of(entry: dict[str, Any]) -> Any:
@@ -57,6 +63,8 @@ def _make(compiled: CompiledProject, renderer: Renderer, macros: Any, uid: str, 
           relation: str, column: str | None, kind: str, body: dict[str, Any], path: str,
           source_ids: list[str]) -> CompiledNode:
     config, args = _split_config(body)
+    if column is None and args.get("column_name"):
+        column = str(args.pop("column_name"))
     kind = kind.split(".")[-1]  # dbt_utils.accepted_range -> accepted_range
     refs: list[str] = []
 

@@ -20,7 +20,6 @@ from predsql.jinja import MacroReturn, make_env_var, make_environment, render_co
 from predsql.nodes import Node, Properties, iter_files
 from predsql.project import Project
 
-
 TEST_BLOCK_RE = re.compile(r"({%-?\s*)test\s+([A-Za-z_]\w*)")
 END_TEST_RE = re.compile(r"({%-?\s*)endtest\b")
 MACRO_RE = re.compile(r"{%-?\s*macro\s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -51,18 +51,20 @@ def build_parents(compiled: CompiledProject, order: list[str], with_tests: bool)
     parents = {uid: set(compiled.graph.parents.get(uid, ())) & in_run for uid in order}
     if not with_tests:
         return parents
-    tests_of: dict[str, set[str]] = {}
+    data_tests: dict[str, set[str]] = {}  # a failing data test skips the model's children
+    unit_tests: dict[str, set[str]] = {}  # a failing unit test skips the model itself
     for uid in order:
         node = compiled.nodes[uid]
         if node.resource_type == "test":
+            gates = unit_tests if node.extra.get("test_type") == "unit" else data_tests
             for tested in node.extra.get("attached_to", []):
-                tests_of.setdefault(tested, set()).add(uid)
+                gates.setdefault(tested, set()).add(uid)
     for uid in order:
-        node = compiled.nodes[uid]
-        if node.resource_type == "test":
+        if compiled.nodes[uid].resource_type == "test":
             continue
-        for parent in list(compiled.graph.parents.get(uid, ())):
-            parents[uid] |= tests_of.get(parent, set()) & in_run
+        parents[uid] |= unit_tests.get(uid, set()) & in_run
+        for parent in compiled.graph.parents.get(uid, ()):
+            parents[uid] |= data_tests.get(parent, set()) & in_run
     return parents
 
 
@@ -101,6 +103,10 @@ def audit_schema(compiled: CompiledProject) -> str:
 
 
 def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: TestKit) -> NodeResult:
+    if node.extra.get("test_type") == "unit":
+        from predsql.unit_tests import run_unit_test
+
+        return run_unit_test(cursor, node, kit)
     started = time.time()
     sql = node.compiled_sql.rstrip().rstrip(";")
     if node.extra.get("ml_calls"):
@@ -116,9 +122,10 @@ def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: Te
     failures = int(cursor.execute(f"SELECT count(*) FROM ({sql}) AS __t").fetchone()[0])
     status = test_status(node.config, failures, node.node.rel_path)
     done = time.time()
+    rule = "error_if" if status == "fail" else "warn_if"
     message = "" if status == "pass" else (
         f"Got {failures} result{'s' if failures != 1 else ''}, configured to "
-        f"{'fail' if status == 'fail' else 'warn'} if {node.config.get('error_if' if status == 'fail' else 'warn_if', '!=0')}"
+        f"{'fail' if status == 'fail' else 'warn'} if {node.config.get(rule, '!=0')}"
     )
     return NodeResult(node.unique_id, node.name, "test", status, message,
                       execution_time=done - started, failures=failures, started_at=started,

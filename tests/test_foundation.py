@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import duckdb
-
 from conftest import db_of, output, query, run_cli, write
 
 

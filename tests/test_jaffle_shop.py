@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import duckdb
-
 from conftest import output, query, run_cli
 
 HAND_WRITTEN = """

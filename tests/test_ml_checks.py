@@ -6,11 +6,10 @@ import os
 from pathlib import Path
 
 import duckdb
-import pytest
-from onnx import TensorProto, helper
-
 import ml_models
+import pytest
 from conftest import output, query, run_cli, write
+from onnx import TensorProto, helper
 
 
 @pytest.fixture(scope="module")

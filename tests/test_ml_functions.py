@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import duckdb
+import ml_models
 import numpy as np
 import pytest
-
-import ml_models
 from conftest import output, query, run_cli, write
 
 FUNCTIONS = """
@@ -273,8 +272,8 @@ def test_run_results_manifest_and_functions_command(ml: Path) -> None:
 
 
 def test_device_cuda_is_never_a_silent_cpu_run(ml: Path) -> None:
-    from predsql.ml.runtime import _cuda_session, create_runtime
     from predsql.ml.registry import load_registry
+    from predsql.ml.runtime import _cuda_session, create_runtime
     from predsql.project import load_project
 
     registry = load_registry(load_project(ml))

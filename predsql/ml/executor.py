@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from sqlglot import exp
 
 from predsql.compiler import CompiledNode, CompiledProject
@@ -90,22 +89,26 @@ class MlRows:
                 check_stage_types(cursor, self.node, stage)
                 stream = StageStream(cursor, stage, self.runtimes, self._stats, self.console,
                                      self.node)
-                if stage.streamed:
+                if stage.streamed:  # the last stage: DuckDB reads it in the final statement
                     stream_name = stage.relation
                     cursor.register(stream_name, stream.reader())
-                else:
-                    cursor.register(f"__predsql_in_{self.run_id}", stream.reader())
-                    stream.run(lambda: cursor.execute(
-                        f"CREATE TABLE {stage.relation} AS SELECT * FROM "
-                        f"__predsql_in_{self.run_id}"))
-                    cursor.unregister(f"__predsql_in_{self.run_id}")
-                if stage.streamed:
                     return self._final(cursor, target, stream)
+                self._write_stage(cursor, stage, stream)
             return self._final(cursor, target, None)
         finally:
             if stream_name:
                 cursor.unregister(stream_name)
             self._drop_work_tables(cursor)
+
+    def _write_stage(self, cursor: duckdb.DuckDBPyConnection, stage: Stage,
+                     stream: StageStream) -> None:
+        name = f"__predsql_in_{self.run_id}"
+        cursor.register(name, stream.reader())
+        try:
+            stream.run(lambda: cursor.execute(
+                f"CREATE TABLE {stage.relation} AS SELECT * FROM {name}"))
+        finally:
+            cursor.unregister(name)
 
     def _final(self, cursor: duckdb.DuckDBPyConnection, target: str, stream: Any) -> int:
         names = ", ".join(quote(name) for name, _ in self.columns)
