@@ -11,7 +11,7 @@ from typing import Any
 
 from predsql import __version__
 from predsql.compiler import CompiledNode, CompiledProject
-from predsql.jinja import redact_secrets
+from predsql.jinja import redact_secrets, secret_values
 from predsql.runner import NodeResult
 
 INVOCATION_ID = str(uuid.uuid4())
@@ -38,12 +38,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 def write_compiled_sql(compiled: CompiledProject) -> None:
     base = compiled.project.target_dir / "compiled" / compiled.project.name
+    secrets = secret_values()
     for node in compiled.nodes.values():
         if node.resource_type == "seed" or not node.compiled_sql:
             continue
         path = base / node.node.rel_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(redact_secrets(node.compiled_sql), encoding="utf-8")
+        path.write_text(redact_secrets(node.compiled_sql, secrets), encoding="utf-8")
 
 
 def node_entry(node: CompiledNode) -> dict[str, Any]:

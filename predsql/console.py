@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from predsql.jinja import redact_secrets
+from predsql.jinja import redact_secrets, secret_values
 
 STATUS_STYLE = {
     "success": "green", "pass": "green", "warn": "yellow",
@@ -47,6 +47,7 @@ class Console:
         self.out = RichConsole(highlight=False, soft_wrap=True)
         self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True)
         self._lock = threading.Lock()
+        self._secrets = secret_values()
         self._log = None
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +60,7 @@ class Console:
 
     def _emit(self, level: str, message: str, data: dict[str, Any] | None, style: str | None,
               stderr: bool = False) -> None:
-        message = redact_secrets(message)
+        message = redact_secrets(message, self._secrets)
         stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         with self._lock:
             if self._log:
@@ -67,7 +68,7 @@ class Console:
                 self._log.flush()
             if self.json_logs:
                 record = {"ts": stamp, "level": level, "msg": message, **(data or {})}
-                sys.stdout.write(redact_secrets(json.dumps(record, default=str)) + "\n")
+                sys.stdout.write(redact_secrets(json.dumps(record, default=str), self._secrets) + "\n")
                 sys.stdout.flush()
                 return
             if self.quiet and level not in ("error",):

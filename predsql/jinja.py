@@ -71,12 +71,16 @@ def make_env_var(environ: Mapping[str, str] | None = None) -> Callable[..., str]
     return env_var
 
 
-def redact_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """Replace the values of secret environment variables in `text`."""
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Values of PREDSQL_SECRET_* / DBT_ENV_SECRET_* variables (3+ characters)."""
     environ = os.environ if environ is None else environ
-    for key, value in environ.items():
-        if key.startswith(SECRET_PREFIXES) and value and len(value) >= 3:
-            text = text.replace(value, "*****")
+    return [v for k, v in environ.items() if k.startswith(SECRET_PREFIXES) and len(v) >= 3]
+
+
+def redact_secrets(text: str, secrets: list[str] | None = None) -> str:
+    """Replace the values of secret environment variables in `text`."""
+    for value in secret_values() if secrets is None else secrets:
+        text = text.replace(value, "*****")
     return text
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import duckdb
 
 from predsql.compiler import CompiledNode, strip_sql
-from predsql.database import TEMP_PREFIX, drop_relation, ensure_schema, quote, relation
+from predsql.database import TEMP_PREFIX, RelationCatalog, quote, relation
 from predsql.errors import ExecutionError
 
 _SWAP_LOCK = threading.Lock()
@@ -54,21 +54,27 @@ class BuildResult:
 
 class Materialization(Protocol):
     def build(
-        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
+        catalog: RelationCatalog,
     ) -> BuildResult: ...
 
 
-def swap_in(cursor: duckdb.DuckDBPyConnection, schema: str, temp: str, name: str) -> None:
+def swap_in(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, schema: str,
+            temp: str, name: str) -> None:
     """Replace `schema.name` by the already built `schema.temp`, atomically."""
     with _SWAP_LOCK:
         cursor.begin()
         try:
-            drop_relation(cursor, schema, name)
+            drop = catalog.drop_sql(schema, name)
+            if drop:
+                cursor.execute(drop)
             cursor.execute(f"ALTER TABLE {relation(schema, temp)} RENAME TO {quote(name)}")
             cursor.commit()
         except BaseException:
             cursor.rollback()
             raise
+        catalog.record(schema, temp, None)
+        catalog.record(schema, name, "BASE TABLE")
 
 
 def temp_name(node: CompiledNode) -> str:
@@ -77,42 +83,49 @@ def temp_name(node: CompiledNode) -> str:
 
 class TableMaterialization:
     def build(
-        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
+        catalog: RelationCatalog,
     ) -> BuildResult:
-        ensure_schema(cursor, node.schema)
+        catalog.ensure_schema(cursor, node.schema)
         temp = temp_name(node)
-        drop_relation(cursor, node.schema, temp)
+        catalog.drop(cursor, node.schema, temp)
         try:
             count = rows.create_table(cursor, relation(node.schema, temp))
-            swap_in(cursor, node.schema, temp, node.alias)
+            catalog.record(node.schema, temp, "BASE TABLE")
+            swap_in(cursor, catalog, node.schema, temp, node.alias)
         except BaseException:
-            _drop_quietly(cursor, node.schema, temp)
+            _drop_quietly(cursor, catalog, node.schema, temp)
             raise
         return BuildResult(count, f"SELECT {count}", rows.stats())
 
 
 class ViewMaterialization:
     def build(
-        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
+        catalog: RelationCatalog,
     ) -> BuildResult:
-        ensure_schema(cursor, node.schema)
+        catalog.ensure_schema(cursor, node.schema)
         with _SWAP_LOCK:
             cursor.begin()
             try:
-                drop_relation(cursor, node.schema, node.alias)
+                drop = catalog.drop_sql(node.schema, node.alias)
+                if drop:
+                    cursor.execute(drop)
                 cursor.execute(f"CREATE VIEW {node.relation} AS\n{rows.view_sql()}")
                 cursor.commit()
             except BaseException:
                 cursor.rollback()
                 raise
+            catalog.record(node.schema, node.alias, "VIEW")
         return BuildResult(None, "CREATE VIEW")
 
 
 class SeedMaterialization:
     def build(
-        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource
+        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
+        catalog: RelationCatalog,
     ) -> BuildResult:
-        return TableMaterialization().build(cursor, node, SqlRows(seed_select(node)))
+        return TableMaterialization().build(cursor, node, SqlRows(seed_select(node)), catalog)
 
 
 def seed_select(node: CompiledNode) -> str:
@@ -136,9 +149,11 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _drop_quietly(cursor: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+def _drop_quietly(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, schema: str,
+                  name: str) -> None:
     try:
-        drop_relation(cursor, schema, name)
+        cursor.execute(f"DROP TABLE IF EXISTS {relation(schema, name)}")
+        catalog.record(schema, name, None)
     except duckdb.Error:
         pass
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -80,8 +81,15 @@ def run_nodes(
 ) -> list[NodeResult]:
     """Run `order` respecting `parents` (restricted to the run); a failed node
     skips its descendants, independent nodes go on unless `fail_fast`."""
+    position = {uid: i for i, uid in enumerate(order)}
+    waiting_on = {uid: set(parents.get(uid, ())) & position.keys() for uid in order}
+    children: dict[str, list[str]] = {uid: [] for uid in order}
+    for uid, deps in waiting_on.items():
+        for dep in deps:
+            children[dep].append(uid)
+    ready = [position[uid] for uid in order if not waiting_on[uid]]
+    heapq.heapify(ready)
     results: dict[str, NodeResult] = {}
-    waiting = list(order)
     running: dict[Future[NodeResult], str] = {}
     stop = False
 
@@ -92,6 +100,10 @@ def run_nodes(
             stop = True
         if on_result:
             on_result(result)
+        for child in children[result.unique_id]:
+            waiting_on[child].discard(result.unique_id)
+            if not waiting_on[child]:
+                heapq.heappush(ready, position[child])
 
     def task(node: CompiledNode) -> NodeResult:
         started = time.time()
@@ -104,38 +116,23 @@ def run_nodes(
             cursor.close()
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        while waiting or running:
-            progressed = False
-            for uid in list(waiting):
-                if len(running) >= max(1, threads) and not stop:
-                    break
-                deps = parents.get(uid, set())
+        while ready or running:
+            while ready and len(running) < max(1, threads):
+                uid = order[heapq.heappop(ready)]
                 node = nodes[uid]
+                failed = [d for d in parents.get(uid, ()) if d in results and not results[d].ok]
                 if stop:
-                    waiting.remove(uid)
                     record(skipped_result(node, "skipped: --fail-fast after an earlier failure"))
-                    progressed = True
-                    continue
-                failed = [d for d in deps if d in results and not results[d].ok]
-                if failed:
-                    waiting.remove(uid)
+                elif failed:
                     upstream = nodes[failed[0]].name
                     record(skipped_result(node, f"skipped because {upstream} did not succeed"))
-                    progressed = True
-                    continue
-                if all(d in results for d in deps):
-                    waiting.remove(uid)
+                else:
                     if on_start:
                         on_start(node)
                     running[pool.submit(task, node)] = uid
-                    progressed = True
-            if running and not progressed:
+            if running:
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
                     running.pop(future)
                     record(future.result())
-            elif not running and not progressed and waiting:
-                for uid in waiting:  # unreachable: deps outside the run never block
-                    record(skipped_result(nodes[uid], "skipped: dependencies never ran"))
-                waiting.clear()
     return [results[uid] for uid in order if uid in results]

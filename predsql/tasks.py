@@ -150,7 +150,11 @@ def execute_command(session: Session, command: str) -> int:
         _check_before_running(session, con, order)
         runtimes = RuntimePool(session.registry, session.options.device, session.console)
         kit = TestKit(session.compiled, runtimes, session.console)
-        results = _execute(session, con, order, runtimes, kit, command)
+        catalog = database.RelationCatalog(con)
+        try:
+            results = _execute(session, con, order, runtimes, kit, catalog, command)
+        finally:
+            runtimes.close()
     finally:
         con.close()
         elapsed = time.time() - started
@@ -172,7 +176,8 @@ def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
 
 
 def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
-             runtimes: RuntimePool, kit: TestKit, command: str) -> list[NodeResult]:
+             runtimes: RuntimePool, kit: TestKit, catalog: database.RelationCatalog,
+             command: str) -> list[NodeResult]:
     compiled = session.compiled
     console = session.console
     total = len(order)
@@ -188,7 +193,7 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
             return run_test_node(cursor, node, kit)
         started = time.time()
         rows = row_source(session, cursor, node, runtimes)
-        outcome: BuildResult = materialization_for(node).build(cursor, node, rows)
+        outcome: BuildResult = materialization_for(node).build(cursor, node, rows, catalog)
         done = time.time()
         return NodeResult(
             node.unique_id, node.name, node.resource_type, "success", outcome.message,

@@ -24,7 +24,7 @@ from predsql.compiler import CompiledNode
 from predsql.errors import ExecutionError, InferenceError
 from predsql.ml.plan import Stage, StageCall
 from predsql.ml.registry import InputSpec, MlFunction, OutputSpec
-from predsql.ml.runtime import RuntimePool
+from predsql.ml.runtime import RuntimePool, StackedColumns
 
 READ_BATCH = 131072
 NUMPY_TYPES = {"float": np.float32, "double": np.float64, "float16": np.float16,
@@ -70,16 +70,13 @@ def output_arrow_type(out: OutputSpec) -> pa.DataType:
     return pa.list_(scalar, out.width) if out.width else scalar
 
 
-def build_feeds(fn: MlFunction, arrays: list[pa.Array], valid: np.ndarray | None) -> list[np.ndarray]:
-    """numpy inputs for onnxruntime: k stacked columns, or one array per input."""
+def build_feeds(fn: MlFunction, arrays: list[pa.Array], valid: np.ndarray | None) -> list[Any]:
+    """Inputs for onnxruntime: k columns to stack, or one numpy array per input."""
     rows = len(arrays[0]) if valid is None else int(valid.sum())
     if fn.stacked:
         spec = fn.inputs[0]
-        matrix = np.empty((rows, spec.width), dtype=NUMPY_TYPES[spec.elem])
-        for j, array in enumerate(arrays):
-            column = _to_numpy(array)
-            matrix[:, j] = column if valid is None else column[valid]
-        return [matrix if spec.rank == 2 else matrix.reshape(rows)]
+        columns = [_to_numpy(a) if valid is None else _to_numpy(a)[valid] for a in arrays]
+        return [StackedColumns(columns, NUMPY_TYPES[spec.elem], spec.rank)]
     feeds = []
     for spec, array in zip(fn.inputs, arrays):
         column = _to_numpy(array)
@@ -166,42 +163,60 @@ class StageStream:
             self.read_cursor.close()
 
     def _batches(self, source: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-        items: queue.Queue[Any] = queue.Queue(maxsize=2)
+        """Three overlapping steps: a reader thread pulls DuckDB batches, a mapper
+        thread runs the models, and DuckDB consumes mapped batches from here."""
+        read: queue.Queue[Any] = queue.Queue(maxsize=2)
+        mapped: queue.Queue[Any] = queue.Queue(maxsize=2)
 
-        def produce() -> None:
+        def reader() -> None:
             try:
                 for batch in source:
-                    while not self.stopped.is_set():
-                        try:
-                            items.put(batch, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if self.stopped.is_set():
+                    if not self._put(read, batch):
                         return
-                items.put(_END)
-            except BaseException as exc:  # handed to the consumer thread
-                items.put(exc)
+                self._put(read, _END)
+            except BaseException as exc:  # handed on to the consumer
+                self._put(read, self._read_error(exc))
 
-        threading.Thread(target=produce, daemon=True, name="predsql-reader").start()
+        def mapper() -> None:
+            while True:
+                item = read.get()
+                if item is _END or isinstance(item, BaseException):
+                    self._put(mapped, item)
+                    return
+                try:
+                    result = (self._map_batch(item), item.num_rows)
+                except BaseException as exc:
+                    self._put(mapped, exc)
+                    return
+                if not self._put(mapped, result):
+                    return
+
+        threading.Thread(target=reader, daemon=True, name="predsql-reader").start()
+        threading.Thread(target=mapper, daemon=True, name="predsql-mapper").start()
         try:
             while True:
-                item = items.get()
+                item = mapped.get()
                 if item is _END:
                     return
                 if isinstance(item, BaseException):
-                    self.error = self._read_error(item)
-                    raise self.error
-                try:
-                    mapped = self._map_batch(item)
-                except BaseException as exc:
-                    self.error = exc
-                    raise
+                    self.error = item
+                    raise item
+                batch, rows = item
                 if self.bar is not None:
-                    self.bar.advance(item.num_rows)
-                yield mapped
+                    self.bar.advance(rows)
+                yield batch
         finally:
             self.stopped.set()
+
+    def _put(self, target: queue.Queue[Any], item: Any) -> bool:
+        """Put unless the consumer has stopped; False when it has."""
+        while not self.stopped.is_set():
+            try:
+                target.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _map_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         columns = [batch.column(name) for name in self.stage.passthrough]

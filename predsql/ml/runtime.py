@@ -20,7 +20,7 @@ import onnxruntime as ort
 from predsql.errors import ExecutionError
 from predsql.ml.registry import MlFunction, Registry
 
-CPU_BATCH = 8192
+CPU_BATCH = 2048
 CUDA_BATCH = 65536
 
 
@@ -66,6 +66,28 @@ def _cuda_session(fn: MlFunction) -> ort.InferenceSession | None:
     return session
 
 
+@dataclass(frozen=True)
+class StackedColumns:
+    """k columns fed to one [N, k] input; stacked per sub-batch, so the strided
+    writes stay in the CPU cache and run on the worker threads."""
+
+    columns: list[np.ndarray]
+    dtype: Any
+    rank: int
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        matrix = np.empty((stop - start, len(self.columns)), dtype=self.dtype)
+        for j, column in enumerate(self.columns):
+            matrix[:, j] = column[start:stop]
+        return matrix if self.rank == 2 else matrix.reshape(-1)
+
+
+Feed = np.ndarray | StackedColumns
+
+
 @dataclass
 class FunctionRuntime:
     fn: MlFunction
@@ -75,8 +97,8 @@ class FunctionRuntime:
     workers: int
     pool: ThreadPoolExecutor | None
 
-    def predict(self, feeds: list[np.ndarray]) -> np.ndarray:
-        """Run the model on `feeds` (one array per ONNX input, same row count)."""
+    def predict(self, feeds: list[Feed]) -> np.ndarray:
+        """Run the model on `feeds` (one per ONNX input, same row count)."""
         n = len(feeds[0])
         if n == 0:
             raise ValueError("predict() needs at least one row")
@@ -88,8 +110,12 @@ class FunctionRuntime:
                 lambda s: self._run(feeds, s, min(s + self.batch_size, n)), starts))
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
-    def _run(self, feeds: list[np.ndarray], start: int, stop: int) -> np.ndarray:
-        inputs = {spec.name: feed[start:stop] for spec, feed in zip(self.fn.inputs, feeds)}
+    def _run(self, feeds: list[Feed], start: int, stop: int) -> np.ndarray:
+        inputs = {
+            spec.name: feed.rows(start, stop) if isinstance(feed, StackedColumns)
+            else feed[start:stop]
+            for spec, feed in zip(self.fn.inputs, feeds)
+        }
         (raw,) = self.session.run([self.fn.output.tensor], inputs)
         return self._select(np.asarray(raw))
 
