@@ -109,8 +109,7 @@ def _execute_command(command: str) -> Callable[..., int]:
     def run(options: Options, console: Console, **kwargs: Any) -> int:
         from predsql.tasks import execute_command
 
-        session = open_session(_apply(options, **kwargs), console)
-        return execute_command(session, command)
+        return execute_command(_apply(options, **kwargs), console, command)
 
     return run
 

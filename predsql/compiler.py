@@ -97,7 +97,27 @@ def base_config(project: Project, node: Node) -> dict[str, Any]:
     return config
 
 
-def compile_project(project: Project) -> CompiledProject:
+def incremental_check(project: Project, tables: frozenset[tuple[str, str]],
+                      full_refresh: bool):
+    """is_incremental(): an incremental model whose table exists, without a full refresh."""
+
+    def check(node: Node) -> bool:
+        if node.materialized != "incremental":
+            return False
+        if full_refresh and node.config.get("full_refresh") is not False:
+            return False
+        alias = str(node.config.get("alias") or node.name)
+        return (schema_for(project, node.config), alias) in tables
+
+    return check
+
+
+def compile_project(
+    project: Project,
+    tables: frozenset[tuple[str, str]] = frozenset(),
+    full_refresh: bool = False,
+) -> CompiledProject:
+    """`tables`: the (schema, name) of the tables that exist now, for is_incremental()."""
     props = read_properties(project)
     nodes = [replace(n, config=base_config(project, n)) for n in discover_nodes(project, props)]
     by_name = {n.name: n for n in nodes if n.resource_type != "test"}
@@ -107,7 +127,7 @@ def compile_project(project: Project) -> CompiledProject:
         props,
         resolve_ref=lambda name: f'"__ref__"."{name}"',
         relation_of=lambda n: (schema_for(project, n.config), str(n.config.get("alias") or n.name)),
-        incremental=lambda n: False,
+        incremental=incremental_check(project, tables, full_refresh),
     )
     renderer = Renderer(project, props, state)
 
@@ -182,13 +202,17 @@ def _compile_pass(
             sources=tuple(capture.sources),
             depends_on=tuple(dict.fromkeys(depends)),
             checksum=_checksum(sql, node.config),
-            extra=_extra(node, [props.sources[s].unique_id for s in capture.sources], depends),
+            extra=_extra(node, [props.sources[s].unique_id for s in capture.sources], depends,
+                         state.incremental(node)),
         )
     return compiled
 
 
-def _extra(node: Node, source_ids: list[str], depends: list[str]) -> dict[str, Any]:
+def _extra(node: Node, source_ids: list[str], depends: list[str],
+           incremental: bool) -> dict[str, Any]:
     extra: dict[str, Any] = {"source_ids": source_ids}
+    if incremental:
+        extra["is_incremental"] = True
     if node.resource_type == "test":
         extra.update(test_type="data", test_name="singular", attached_to=list(depends))
     return extra

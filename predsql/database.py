@@ -100,6 +100,10 @@ class RelationCatalog:
                 "WHERE catalog_name = current_database()").fetchall()}
         self._lock = threading.RLock()
 
+    def tables(self) -> frozenset[tuple[str, str]]:
+        with self._lock:
+            return frozenset(k for k, v in self._kinds.items() if v == "BASE TABLE")
+
     def kind(self, schema: str, name: str) -> str | None:
         with self._lock:
             return self._kinds.get((schema, name))
@@ -136,6 +140,20 @@ def drop_relation(cursor: duckdb.DuckDBPyConnection, schema: str, name: str) -> 
         cursor.execute(f"DROP VIEW {relation(schema, name)}")
     elif kind is not None:
         cursor.execute(f"DROP TABLE {relation(schema, name)}")
+
+
+def peek_tables(target: Target) -> frozenset[tuple[str, str]]:
+    """The tables of the target database, read without holding it (for `compile`)."""
+    if target.path == ":memory:" or not Path(target.path).exists():
+        return frozenset()
+    try:
+        con = duckdb.connect(target.path, read_only=True)
+    except duckdb.Error:
+        return frozenset()
+    try:
+        return frozenset(k for k, v in existing_relations(con).items() if v == "BASE TABLE")
+    finally:
+        con.close()
 
 
 def clean_leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -94,7 +94,7 @@ class TableMaterialization:
             catalog.record(node.schema, temp, "BASE TABLE")
             swap_in(cursor, catalog, node.schema, temp, node.alias)
         except BaseException:
-            _drop_quietly(cursor, catalog, node.schema, temp)
+            drop_quietly(cursor, catalog, node.schema, temp)
             raise
         return BuildResult(count, f"SELECT {count}", rows.stats())
 
@@ -149,7 +149,7 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _drop_quietly(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, schema: str,
+def drop_quietly(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, schema: str,
                   name: str) -> None:
     try:
         cursor.execute(f"DROP TABLE IF EXISTS {relation(schema, name)}")
@@ -158,13 +158,13 @@ def _drop_quietly(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, s
         pass
 
 
-MATERIALIZATIONS: dict[str, Materialization] = {
-    "table": TableMaterialization(),
-    "view": ViewMaterialization(),
-    "seed": SeedMaterialization(),
-    "incremental": TableMaterialization(),
-}
-
-
 def materialization_for(node: CompiledNode) -> Materialization:
-    return MATERIALIZATIONS[node.materialized]
+    from predsql.incremental import IncrementalMaterialization  # builds on this module
+
+    strategies: dict[str, Materialization] = {
+        "table": TableMaterialization(),
+        "view": ViewMaterialization(),
+        "seed": SeedMaterialization(),
+        "incremental": IncrementalMaterialization(),
+    }
+    return strategies[node.materialized]

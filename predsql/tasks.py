@@ -56,16 +56,25 @@ class Session:
     console: Console
 
 
-def open_session(options: Options, console: Console) -> Session:
-    project = load_project(
+def load(options: Options) -> Project:
+    return load_project(
         options.project_dir,
         cli_vars=options.vars,
         profiles_dir=options.profiles_dir,
         target_name=options.target,
         threads=options.threads,
     )
+
+
+def open_session(options: Options, console: Console, project: Project | None = None,
+                 tables: frozenset[tuple[str, str]] | None = None) -> Session:
+    """Load (unless given), compile against the tables that exist, read the registry."""
+    project = project or load(options)
+    if tables is None:
+        tables = database.peek_tables(project.target)
     registry = load_registry(project)
-    compiled = attach_ml_calls(compile_project(project), registry)
+    compiled = compile_project(project, tables, options.full_refresh)
+    compiled = attach_ml_calls(compiled, registry)
     session = Session(options, project, compiled, registry, console)
     _report_config_keys(session)
     return session
@@ -136,30 +145,35 @@ def _open_for_checks(session: Session) -> duckdb.DuckDBPyConnection | None:
         return None
 
 
-def execute_command(session: Session, command: str) -> int:
-    """`run`, `seed`, `build` and `test`: run the selected nodes, write artifacts."""
-    order = selected(session, command)
+def execute_command(options: Options, console: Console, command: str) -> int:
+    """`run`, `seed`, `build` and `test`: hold the database, compile against its
+    tables, run the selected nodes, write artifacts."""
+    project = load(options)
     started = time.time()
-    write_compiled_sql(session.compiled)
-    write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
-    con = database.connect(session.project.target, lock_timeout=session.options.lock_timeout)
+    con = database.connect(project.target, lock_timeout=options.lock_timeout)
     results: list[NodeResult] = []
+    session: Session | None = None
     try:
         for dropped in database.clean_leftovers(con):
-            session.console.debug(f"dropped leftover relation {dropped}")
+            console.debug(f"dropped leftover relation {dropped}")
+        catalog = database.RelationCatalog(con)
+        session = open_session(options, console, project, catalog.tables())
+        order = selected(session, command)
+        write_compiled_sql(session.compiled)
+        write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
         _check_before_running(session, con, order)
         runtimes = RuntimePool(session.registry, session.options.device, session.console)
         kit = TestKit(session.compiled, runtimes, session.console)
-        catalog = database.RelationCatalog(con)
         try:
             results = _execute(session, con, order, runtimes, kit, catalog, command)
         finally:
             runtimes.close()
     finally:
         con.close()
-        elapsed = time.time() - started
-        write_run_results(session.project.target_dir, results, elapsed, {"which": command})
-    _summary(session.console, results, time.time() - started)
+        if session is not None:
+            elapsed = time.time() - started
+            write_run_results(project.target_dir, results, elapsed, {"which": command})
+    _summary(console, results, time.time() - started)
     return 0 if all(r.ok for r in results) else 1
 
 
