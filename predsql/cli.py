@@ -211,6 +211,63 @@ def functions_cmd(options: Options, console: Console) -> int:
     return 0
 
 
+@main.group("cache", context_settings=CONTEXT)
+def cache_group() -> None:
+    """The prediction cache: stats, prune, clear."""
+
+
+def _cache_action(options: Options, console: Console, action: str,
+                  function: str | None = None) -> int:
+    from predsql import database
+    from predsql.ml import cache
+    from predsql.ml.registry import load_registry
+    from predsql.tasks import load
+
+    project = load(options)
+    registry = load_registry(project)
+    con = database.connect(project.target)
+    try:
+        if action == "stats":
+            rows = cache.stats(con, registry)
+            for row in rows:
+                console.info(f"{row['function']}: {row['entries']:,} entries, "
+                             f"{row['current_fingerprint']:,} for the current model, "
+                             f"{row['stale']:,} stale"
+                             + ("" if row["registered"] else " (function no longer registered)"))
+            if not rows:
+                console.info("The prediction cache is empty.")
+        elif action == "prune":
+            console.info(f"Pruned {cache.prune(con, registry):,} stale entries.")
+        else:
+            cleared = cache.clear(con, function)
+            console.info(f"Cleared: {', '.join(cleared) if cleared else 'nothing'}.")
+    finally:
+        con.close()
+    return 0
+
+
+@cache_group.command("stats", context_settings=CONTEXT)
+@common
+def cache_stats(options: Options, console: Console) -> int:
+    """Entries per function, current and stale."""
+    return _cache_action(options, console, "stats")
+
+
+@cache_group.command("prune", context_settings=CONTEXT)
+@common
+def cache_prune(options: Options, console: Console) -> int:
+    """Delete entries of old fingerprints (replaced models or changed configs)."""
+    return _cache_action(options, console, "prune")
+
+
+@cache_group.command("clear", context_settings=CONTEXT)
+@click.argument("function", required=False)
+@common
+def cache_clear(options: Options, console: Console, function: str | None) -> int:
+    """Empty the cache of FUNCTION (or of every function)."""
+    return _cache_action(options, console, "clear", function)
+
+
 @main.command("debug", context_settings=CONTEXT)
 @common
 def debug_cmd(options: Options, console: Console) -> int:

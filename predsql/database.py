@@ -79,12 +79,12 @@ def existing_relations(cursor: duckdb.DuckDBPyConnection) -> dict[tuple[str, str
 
 
 def relation_kind(cursor: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
-    row = cursor.execute(
+    rows = cursor.execute(
         "SELECT table_type FROM information_schema.tables WHERE table_catalog = "
         "current_database() AND table_schema = ? AND table_name = ?",
         [schema, name],
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 class RelationCatalog:

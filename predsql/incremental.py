@@ -86,7 +86,7 @@ def sync_schema(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, target: s
 def _check_keys(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, temp: str,
                 keys: list[str]) -> None:
     condition = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-    nulls = cursor.execute(f"SELECT count(*) FROM {temp} WHERE {condition}").fetchone()[0]
+    nulls = cursor.execute(f"SELECT count(*) FROM {temp} WHERE {condition}").fetchall()[0][0]
     if nulls:
         raise ExecutionError(
             f"model {node.name!r}: {nulls} new rows have NULL in the unique_key "

@@ -35,7 +35,7 @@ class SqlRows:
     sql: str
 
     def create_table(self, cursor: duckdb.DuckDBPyConnection, target: str) -> int:
-        row = cursor.execute(f"CREATE TABLE {target} AS\n{strip_sql(self.sql)}").fetchone()
+        row = cursor.execute(f"CREATE TABLE {target} AS\n{strip_sql(self.sql)}").fetchall()[0]
         return int(row[0]) if row else 0
 
     def view_sql(self) -> str:

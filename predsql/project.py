@@ -56,6 +56,7 @@ class Project:
     seeds_config: dict[str, Any]
     tests_config: dict[str, Any]
     target: Target
+    cache_max_rows: int | None = None
 
     @property
     def target_dir(self) -> Path:
@@ -152,7 +153,17 @@ def load_project(
         seeds_config=dict(raw.get("seeds") or {}),
         tests_config=dict(raw.get("data_tests") or raw.get("tests") or {}),
         target=target,
+        cache_max_rows=_optional_int(raw.get("cache-max-rows"), config_file),
     )
+
+
+def _optional_int(value: Any, path: Path) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 0:
+        raise ProjectError(f"`cache-max-rows` must be a non-negative integer, not {value!r}",
+                           path=path)
+    return value
 
 
 def _project_vars(raw_vars: Any, project_name: str) -> dict[str, Any]:

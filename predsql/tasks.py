@@ -16,6 +16,7 @@ from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
 from predsql.errors import CompileError, ExecutionError
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
+from predsql.ml import cache
 from predsql.ml.analysis import attach_ml_calls
 from predsql.ml.executor import MlRows, check_ml_types
 from predsql.ml.registry import Registry, load_registry
@@ -168,6 +169,7 @@ def execute_command(options: Options, console: Console, command: str) -> int:
             results = _execute(session, con, order, runtimes, kit, catalog, command)
         finally:
             runtimes.close()
+        _prune_cache_if_large(session, con)
     finally:
         con.close()
         if session is not None:
@@ -175,6 +177,16 @@ def execute_command(options: Options, console: Console, command: str) -> int:
             write_run_results(project.target_dir, results, elapsed, {"which": command})
     _summary(console, results, time.time() - started)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _prune_cache_if_large(session: Session, con: duckdb.DuckDBPyConnection) -> None:
+    limit = session.project.cache_max_rows
+    if limit is None or not any(f.cache for f in session.registry.functions.values()):
+        return
+    if cache.total_entries(con) > limit:
+        removed = cache.prune(con, session.registry)
+        session.console.info(f"Prediction cache above cache-max-rows ({limit:,}): pruned "
+                             f"{removed:,} entries of old fingerprints.")
 
 
 def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,

@@ -119,7 +119,7 @@ def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: Te
         ensure_schema(cursor, schema)
         cursor.execute(f"CREATE OR REPLACE TABLE {quote(schema)}.{quote(node.name)} AS {sql}")
         sql = f"SELECT * FROM {quote(schema)}.{quote(node.name)}"
-    failures = int(cursor.execute(f"SELECT count(*) FROM ({sql}) AS __t").fetchone()[0])
+    failures = int(cursor.execute(f"SELECT count(*) FROM ({sql}) AS __t").fetchall()[0][0])
     status = test_status(node.config, failures, node.node.rel_path)
     done = time.time()
     rule = "error_if" if status == "fail" else "warn_if"

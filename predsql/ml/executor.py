@@ -11,6 +11,7 @@ from sqlglot import exp
 from predsql.compiler import CompiledNode, CompiledProject
 from predsql.database import WORK_SCHEMA, ensure_schema, quote
 from predsql.errors import CompileError, ExecutionError, InferenceError
+from predsql.ml import cache
 from predsql.ml.analysis import parse_sql
 from predsql.ml.mapping import FunctionStats, StageStream
 from predsql.ml.plan import Plan, Stage, build_plan
@@ -84,9 +85,18 @@ class MlRows:
     def create_table(self, cursor: duckdb.DuckDBPyConnection, target: str) -> int:
         ensure_schema(cursor, WORK_SCHEMA)
         stream_name = None
+        served_view = None
         try:
             for stage in self.plan.stages:
                 check_stage_types(cursor, self.node, stage)
+                stage = self._serve_from_cache(cursor, stage)
+                if not stage.calls:  # every call of the stage came from the caches
+                    if stage.streamed:
+                        served_view = stage.relation
+                        cursor.execute(f"CREATE TEMP VIEW {stage.relation} AS {stage.input_sql}")
+                        return self._final(cursor, target, None)
+                    cursor.execute(f"CREATE TABLE {stage.relation} AS {stage.input_sql}")
+                    continue
                 stream = StageStream(cursor, stage, self.runtimes, self._stats, self.console,
                                      self.node)
                 if stage.streamed:  # the last stage: DuckDB reads it in the final statement
@@ -98,7 +108,21 @@ class MlRows:
         finally:
             if stream_name:
                 cursor.unregister(stream_name)
+            if served_view:
+                cursor.execute(f"DROP VIEW IF EXISTS {served_view}")
             self._drop_work_tables(cursor)
+
+    def _serve_from_cache(self, cursor: duckdb.DuckDBPyConnection, stage: Stage) -> Stage:
+        cached = [c for c in stage.calls if c.fn.cache and self.use_cache]
+        if not cached:
+            return stage
+        for i, call in enumerate(cached):
+            keys = f"{quote(WORK_SCHEMA)}.{quote(f'keys_{self.run_id}_{i}')}"
+            self._stats.setdefault(call.fn.name, FunctionStats(
+                call.fn.name, call.fn.fingerprint, self.runtimes.get(call.fn.name).provider))
+            cache.fill(cursor, stage, call, keys, self.runtimes, self._stats, self.console,
+                       self.node)
+        return cache.serve(stage, cached)
 
     def _write_stage(self, cursor: duckdb.DuckDBPyConnection, stage: Stage,
                      stream: StageStream) -> None:
@@ -115,7 +139,7 @@ class MlRows:
         sql = f"CREATE TABLE {target} AS SELECT * FROM (\n{self.plan.final_sql}\n) AS __predsql_out({names})"
 
         def run() -> int:
-            row = cursor.execute(sql).fetchone()
+            row = cursor.execute(sql).fetchall()[0]
             return int(row[0]) if row else 0
 
         return stream.run(run) if stream is not None else run()

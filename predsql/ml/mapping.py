@@ -124,7 +124,7 @@ class StageStream:
         self.bar: Any = None
         self.total: int | None = None
         if console is not None and console.out.is_terminal and not console.quiet:
-            row = self.read_cursor.execute(f"SELECT count(*) FROM ({stage.input_sql})").fetchone()
+            row = self.read_cursor.execute(f"SELECT count(*) FROM ({stage.input_sql})").fetchall()[0]
             self.total = int(row[0]) if row else None
         for call in stage.calls:
             runtime = runtimes.get(call.fn.name)
@@ -281,7 +281,7 @@ class StageStream:
                     row = cursor.execute(
                         f'SELECT count(*), any_value("{column}"::VARCHAR) FROM ({self.stage.probe_sql}) '
                         f'WHERE "{column}" IS NOT NULL AND TRY_CAST("{column}" AS {target}) IS NULL'
-                    ).fetchone()
+                    ).fetchall()[0]
                     if row and row[0]:
                         return (f" (argument {position + 1} of {call.fn.name}(): {row[0]} rows, "
                                 f"e.g. {row[1]!r}, are not {target})")

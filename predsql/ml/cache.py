@@ -1,0 +1,170 @@
+"""The prediction cache: results stored in DuckDB, keyed by exact input values.
+
+One table per function in schema `__predsql_cache`:
+    (fingerprint, h = hash(args), a0 .. ak, result, created_at)
+A stage with cached calls (1) finds the argument tuples not yet cached under the
+function's fingerprint, (2) streams only those through the model into the cache,
+and (3) reads every result from the cache in the statement that builds the
+model, by a join on (fingerprint, h, a0 .. ak). NULL arguments are never cached
+(their result is NULL); NaN equals NaN in DuckDB, so NaN inputs are served too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import duckdb
+
+from predsql.database import ensure_schema, quote, relation
+from predsql.errors import InferenceError
+from predsql.ml.mapping import FunctionStats, StageStream
+from predsql.ml.plan import Stage, StageCall
+from predsql.ml.registry import MlFunction, Registry
+
+CACHE_SCHEMA = "__predsql_cache"
+
+
+def cache_relation(fn: MlFunction) -> str:
+    return relation(CACHE_SCHEMA, fn.name)
+
+
+def ensure_cache(cursor: duckdb.DuckDBPyConnection, fn: MlFunction) -> None:
+    ensure_schema(cursor, CACHE_SCHEMA)
+    args = ", ".join(f'"a{i}" {t}' for i, t in enumerate(fn.arg_types()))
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {cache_relation(fn)} (fingerprint VARCHAR, h UBIGINT, "
+        f"{args}, result {fn.output.sql_type}, created_at TIMESTAMP)")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _hash(alias: str, columns: tuple[str, ...]) -> str:
+    return "hash(" + ", ".join(f"{alias}.{quote(c)}" for c in columns) + ")"
+
+
+def _match(cache: str, source: str, call: StageCall) -> str:
+    parts = [f"{cache}.fingerprint = {_literal(call.fn.fingerprint)}",
+             f"{cache}.h = {_hash(source, call.arg_columns)}"]
+    parts += [f'{cache}."a{i}" = {source}.{quote(c)}' for i, c in enumerate(call.arg_columns)]
+    return " AND ".join(parts)
+
+
+def _not_null(alias: str, columns: tuple[str, ...]) -> str:
+    return " AND ".join(f"{alias}.{quote(c)} IS NOT NULL" for c in columns)
+
+
+def fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work: str,
+         runtimes: Any, stats: dict[str, FunctionStats], console: Any, node: Any) -> None:
+    """Send the tuples the cache lacks through the model and store their results."""
+    fn = call.fn
+    ensure_cache(cursor, fn)
+    cache = cache_relation(fn)
+    args = ", ".join(quote(c) for c in call.arg_columns)
+    cursor.execute(
+        f"CREATE TABLE {work} AS SELECT {', '.join(f'__k.{quote(c)}' for c in call.arg_columns)}, "
+        f"EXISTS (SELECT 1 FROM {cache} AS __c WHERE {_match('__c', '__k', call)}) AS __hit "
+        f"FROM ({stage.input_sql}) AS __k WHERE {_not_null('__k', call.arg_columns)}")
+    hits = cursor.execute(f"SELECT count(*) FILTER (WHERE __hit) FROM {work}").fetchall()[0][0]
+    if fn.on_null == "error":
+        _check_nulls(cursor, stage, call, node)
+    misses = Stage(
+        input_sql=f"SELECT DISTINCT {args} FROM {work} WHERE NOT __hit",
+        probe_sql=f"SELECT {args} FROM {work}", passthrough=call.arg_columns,
+        calls=(call,), relation="", streamed=False)
+    stream = StageStream(cursor, misses, runtimes, stats, console, node)
+    name = f"__predsql_fill_{fn.name}"
+    cursor.register(name, stream.reader())
+    try:
+        stream.run(lambda: cursor.execute(
+            f"INSERT INTO {cache} SELECT {_literal(fn.fingerprint)}, "
+            f"{_hash(name, call.arg_columns)}, {args}, {quote(call.result_column)}, "
+            f"now() FROM {name}"))
+    finally:
+        cursor.unregister(name)
+        cursor.execute(f"DROP TABLE IF EXISTS {work}")
+    record = stats[fn.name]
+    with record.lock:
+        record.rows_from_cache += int(hits)
+
+
+def _check_nulls(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall,
+                 node: Any) -> None:
+    any_null = " OR ".join(f"{quote(c)} IS NULL" for c in call.arg_columns)
+    nulls = cursor.execute(
+        f"SELECT count(*) FROM ({stage.input_sql}) WHERE {any_null}").fetchall()[0][0]
+    if nulls:
+        raise InferenceError(
+            f"{node.name!r}: {call.fn.name}() got NULL arguments in {nulls} rows and has "
+            "on_null: error", path=node.node.rel_path,
+            hint=f"filter the NULLs out, or set on_null: null in {call.fn.yml_path}")
+
+
+def serve(stage: Stage, cached: list[StageCall]) -> Stage:
+    """The stage's input joined with the caches: cached results arrive as columns."""
+    joins = []
+    results = []
+    for i, call in enumerate(cached):
+        alias = f"__cache{i}"
+        joins.append(f"LEFT JOIN {cache_relation(call.fn)} AS {alias} ON "
+                     f"{_match(alias, '__k', call)}")
+        results.append(f"{alias}.result AS {quote(call.result_column)}")
+    sql = (f"SELECT __k.*, {', '.join(results)} FROM ({stage.input_sql}) AS __k "
+           + " ".join(joins))
+    remaining = tuple(c for c in stage.calls if c not in cached)
+    passthrough = stage.passthrough + tuple(c.result_column for c in cached)
+    return replace(stage, input_sql=sql, passthrough=passthrough, calls=remaining)
+
+
+# -- maintenance ----------------------------------------------------------------
+
+def cache_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+        "AND table_catalog = current_database()", [CACHE_SCHEMA]).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def stats(con: duckdb.DuckDBPyConnection, registry: Registry) -> list[dict[str, Any]]:
+    result = []
+    for name in cache_tables(con):
+        fn = registry.functions.get(name)
+        current = fn.fingerprint if fn else ""
+        total, live = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE fingerprint = ?) "
+            f"FROM {relation(CACHE_SCHEMA, name)}", [current]).fetchall()[0]
+        result.append({"function": name, "entries": total, "current_fingerprint": live,
+                       "stale": total - live, "registered": fn is not None})
+    return result
+
+
+def prune(con: duckdb.DuckDBPyConnection, registry: Registry) -> int:
+    """Delete entries of fingerprints that are no longer current (and unregistered caches)."""
+    removed = 0
+    for name in cache_tables(con):
+        fn = registry.functions.get(name)
+        table = relation(CACHE_SCHEMA, name)
+        if fn is None:
+            removed += con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            con.execute(f"DROP TABLE {table}")
+            continue
+        row = con.execute(f"DELETE FROM {table} WHERE fingerprint <> ?",
+                          [fn.fingerprint]).fetchall()[0]
+        removed += int(row[0]) if row else 0
+    return removed
+
+
+def clear(con: duckdb.DuckDBPyConnection, function: str | None) -> list[str]:
+    cleared = []
+    for name in cache_tables(con):
+        if function is None or name == function.lower():
+            con.execute(f"DROP TABLE {relation(CACHE_SCHEMA, name)}")
+            cleared.append(name)
+    return cleared
+
+
+def total_entries(con: duckdb.DuckDBPyConnection) -> int:
+    return sum(con.execute(f"SELECT count(*) FROM {relation(CACHE_SCHEMA, n)}").fetchall()[0][0]
+               for n in cache_tables(con))

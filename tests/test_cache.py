@@ -1,0 +1,100 @@
+"""The prediction cache: only unseen tuples reach the model, results never change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import ml_models
+from conftest import output, query, run_cli, write
+
+ROWS = 100_000
+
+
+def ml_stats(root: Path, function: str = "score") -> dict:
+    results = json.loads((root / "target/run_results.json").read_text())["results"]
+    node = next(r for r in results if r["unique_id"] == "model.cached.scores")
+    return node["predsql"]["ml_functions"][function]
+
+
+@pytest.fixture
+def cached(tmp_path: Path) -> Path:
+    root = write(tmp_path / "cached", {
+        "predsql_project.yml": "name: cached\n",
+        "functions/f.yml": "functions:\n  - name: score\n    model: forest.onnx\n"
+                           "    cache: true\n",
+        "models/scores.sql": "select id, score(f0, f1, f2, f3) as s from feats",
+    })
+    ml_models.forest(root / "functions/forest.onnx")
+    ml_models.load_features(root / "cached.duckdb", "feats", ml_models.features(n=ROWS, seed=3))
+    return root
+
+
+def scores(root: Path) -> list[tuple]:
+    return query(root / "cached.duckdb", "select id, s from scores order by id")
+
+
+def test_second_run_scores_only_changed_rows(cached: Path) -> None:
+    run_cli(cached, "run")
+    first = ml_stats(cached)
+    assert first["rows_inferred"] == ROWS and first["rows_from_cache"] == 0
+    with duckdb.connect(str(cached / "cached.duckdb")) as con:
+        con.execute("update feats set f0 = f0 + 1 where id % 100 = 0")  # 1% of the rows
+    result = run_cli(cached, "run")
+    second = ml_stats(cached)
+    assert second["rows_inferred"] == ROWS // 100
+    assert second["rows_from_cache"] == ROWS - ROWS // 100
+    assert f"{ROWS // 100} rows inferred, {ROWS - ROWS // 100} from cache" in result.stdout
+    with_cache = scores(cached)
+    run_cli(cached, "run", "--no-cache")
+    assert ml_stats(cached)["rows_inferred"] == ROWS
+    assert scores(cached) == with_cache
+
+
+def test_replacing_the_model_rescores_everything(cached: Path) -> None:
+    run_cli(cached, "run")
+    before = scores(cached)
+    ml_models.logistic(cached / "functions/forest.onnx")  # a retrained, different model
+    write(cached, {"functions/f.yml": "functions:\n  - name: score\n    model: forest.onnx\n"
+                                      "    cache: true\n    output: {name: probabilities, "
+                                      "index: 1}\n"})
+    run_cli(cached, "run")
+    assert ml_stats(cached)["rows_inferred"] == ROWS
+    assert scores(cached) != before
+    stats = run_cli(cached, "cache", "stats").stdout
+    assert f"{2 * ROWS:,} entries" in stats and f"{ROWS:,} stale" in stats
+    assert "Pruned 100,000" in run_cli(cached, "cache", "prune").stdout
+    assert "Cleared: score" in run_cli(cached, "cache", "clear", "score").stdout
+    assert "empty" in run_cli(cached, "cache", "stats").stdout
+
+
+def test_nulls_nans_and_duplicates_with_the_cache(cached: Path) -> None:
+    write(cached, {"models/scores.sql": """
+        select id, score(case when id % 7 = 0 then null when id % 11 = 0 then 'nan'::double
+                         else round(f0, 1) end, 0.5, 0.5, 0.5) as s
+        from feats where id < 2000
+    """})
+    run_cli(cached, "run")
+    cold = scores(cached)
+    first = ml_stats(cached)
+    assert first["rows_inferred"] < 200  # few distinct tuples: each scored once
+    run_cli(cached, "run")
+    assert ml_stats(cached)["rows_inferred"] == 0
+    assert scores(cached) == cold
+    assert all((s is None) == (i % 7 == 0) for i, s in cold)
+    run_cli(cached, "run", "--no-cache")
+    assert scores(cached) == cold
+
+
+def test_cache_max_rows_prunes_old_fingerprints(cached: Path) -> None:
+    write(cached, {"predsql_project.yml": "name: cached\ncache-max-rows: 150000\n"})
+    run_cli(cached, "run")
+    write(cached, {"functions/f.yml": "functions:\n  - name: score\n    model: forest.onnx\n"
+                                      "    cache: true\n    batch_size: 1000\n"})
+    result = run_cli(cached, "run")
+    assert "pruned 100,000 entries" in output(result)
+    assert query(cached / "cached.duckdb",
+                 'select count(*) from "__predsql_cache"."score"') == [(ROWS,)]
