@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import duckdb
-import ml_models
 import numpy as np
 import pytest
+
+import ml_models
 from conftest import db_of, output, query, run_cli, write
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from conftest import db_of, output, query, run_cli, write
 
 SOURCES = """

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+
 from conftest import output, query, run_cli
 
 HAND_WRITTEN = """

@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import duckdb
-import ml_models
 import pytest
-from conftest import output, query, run_cli, write
 from onnx import TensorProto, helper
+
+import ml_models
+from conftest import output, query, run_cli, write
 
 
 @pytest.fixture(scope="module")
