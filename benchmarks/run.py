@@ -51,11 +51,15 @@ def build_project(work: Path, rows: int, device: str, memory_limit: str) -> Path
     (project / "functions" / "functions.yml").write_text(
         "functions:\n" + "".join(
             f"  - name: {name}\n    model: {name}.onnx\n    device: {device}\n"
+            f"  - name: {name}_cached\n    model: {name}.onnx\n    device: {device}\n"
+            "    cache: true\n"
             for name in ("mlp", "gbt")))
     args = ", ".join(FEATURES)
     for name in ("mlp", "gbt"):
         (project / "models" / f"score_{name}.sql").write_text(
             f"select id, {name}({args}) as score from features\n")
+        (project / "models" / f"cached_{name}.sql").write_text(
+            f"select id, {name}_cached({args}) as score from features\n")
     import duckdb
 
     db = project / "bench.duckdb"
@@ -67,9 +71,10 @@ def build_project(work: Path, rows: int, device: str, memory_limit: str) -> Path
     return project
 
 
-def measure(approach: str, model: str, work: Path, device: str, memory_limit: str) -> dict:
+def measure(approach: str, model: str, work: Path, device: str, memory_limit: str,
+            node: str = "score") -> dict:
     if approach == "predsql":  # predsql itself is the measured process
-        command = [sys.executable, "-m", "predsql", "run", "-s", f"score_{model}", "--quiet",
+        command = [sys.executable, "-m", "predsql", "run", "-s", f"{node}_{model}", "--quiet",
                    "--device", device, "--project-dir", str(work / "bench")]
     else:
         command = [sys.executable, str(HERE / "approaches.py"), approach, model, str(work),
@@ -84,9 +89,11 @@ def measure(approach: str, model: str, work: Path, device: str, memory_limit: st
         raise SystemExit(f"{approach}/{model} failed:\n{out}\n{err}")
     if approach == "predsql":
         entry = json.loads((work / "bench/target/run_results.json").read_text())["results"][0]
+        stats = next(iter(entry["predsql"]["ml_functions"].values()))
         result = {"seconds": entry["execution_time"],
                   "rows": entry["adapter_response"]["rows_affected"],
-                  "provider": entry["predsql"]["ml_functions"][model]["provider"],
+                  "provider": stats["provider"], "rows_inferred": stats["rows_inferred"],
+                  "rows_from_cache": stats["rows_from_cache"],
                   "detail": f"model build time; whole process {wall:.2f}s"}
     else:
         result = json.loads(out.strip().splitlines()[-1])
@@ -160,6 +167,27 @@ def scale_check(work: Path, args: argparse.Namespace, models: list[str],
     return rows
 
 
+def cache_check(work: Path, args: argparse.Namespace, models: list[str]) -> list[dict]:
+    """A cached re-run after 1% of the rows changed, as a fraction of the full run."""
+    import duckdb
+
+    rows = []
+    for model in models:
+        full = measure("predsql", model, work, args.device, args.memory_limit, "cached")
+        with duckdb.connect(str(work / "bench" / "bench.duckdb")) as con:
+            con.execute(f"update features set f0 = f0 + 1 where id % 100 = {len(rows)}")
+        rerun = measure("predsql", model, work, args.device, args.memory_limit, "cached")
+        fraction = rerun["seconds"] / full["seconds"]
+        rows.append({"model": model, "full_seconds": full["seconds"],
+                     "rerun_seconds": rerun["seconds"], "fraction": fraction,
+                     "rerun_rows_inferred": rerun["rows_inferred"],
+                     "rerun_rows_from_cache": rerun["rows_from_cache"]})
+        print(f"{model}: cached re-run with 1% changed rows took {rerun['seconds']:.2f}s = "
+              f"{fraction:.2f} of the full run ({full['seconds']:.2f}s); "
+              f"{rerun['rows_inferred']:,} rows inferred, {rerun['rows_from_cache']:,} from cache")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -175,6 +203,8 @@ def main() -> None:
                         "the table otherwise, which is DuckDB's memory, not the executor's)")
     parser.add_argument("--scale-rows", type=int, default=0,
                         help="also run predsql on this many rows and compare peak RSS")
+    parser.add_argument("--no-cache-check", dest="cache_check", action="store_false",
+                        help="skip the cached re-run measurement")
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
     args = parser.parse_args()
@@ -197,6 +227,7 @@ def main() -> None:
                     measure(approach, model, work, args.device, args.memory_limit))
     print_table(args.rows, results)
     scale = scale_check(work, args, models, results) if args.scale_rows else []
+    cached = cache_check(work, args, models) if args.cache_check else []
     sizes = [int(s) for s in args.fixed_cost.split(",") if s]
     fixed = fixed_cost(work, sizes) if sizes else []
     for row in fixed:
@@ -206,7 +237,8 @@ def main() -> None:
     Path(args.out).write_text(json.dumps({
         "rows": args.rows, "device": args.device, "machine": platform.platform(),
         "cores": os.cpu_count(), "duckdb_memory_limit": args.memory_limit,
-        "results": results, "scale_check": scale, "fixed_cost": fixed}, indent=2))
+        "results": results, "scale_check": scale, "cache_check": cached,
+        "fixed_cost": fixed}, indent=2))
     print(f"wrote {args.out}")
 
 

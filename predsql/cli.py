@@ -75,6 +75,8 @@ def common(func: Callable[..., int]) -> Callable[..., None]:
 
 
 def selection(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--state", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="A saved target/ folder for state:modified.")(func)
     func = click.option("--select", "-s", "select", multiple=True, help="Nodes to include.")(func)
     func = click.option("--exclude", multiple=True, help="Nodes to leave out.")(func)
     return func

@@ -24,6 +24,7 @@ from predsql.ml.runtime import RuntimePool
 from predsql.project import Project, load_project
 from predsql.runner import NodeResult, run_nodes
 from predsql.selection import select
+from predsql.state import state_selector
 from predsql.testing import TestKit, build_parents, run_test_node
 
 RUNNABLE = {"run": ("model",), "seed": ("seed",), "build": ("model", "seed", "test"),
@@ -45,6 +46,7 @@ class Options:
     device: str | None = None
     no_cache: bool = False
     lock_timeout: float = 0.0
+    state: Path | None = None
     extra_selectors: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,7 +98,8 @@ def selected(session: Session, command: str) -> list[str]:
     kinds = RUNNABLE.get(command, ("model", "seed", "test"))
     from predsql.testing import test_selector_methods
 
-    methods = {**test_selector_methods(session.compiled), **session.options.extra_selectors}
+    methods = {**test_selector_methods(session.compiled), **session.options.extra_selectors,
+               "state": state_selector(session.options.state)}
     chosen = select(session.compiled, session.options.select, session.options.exclude, methods)
     chosen = _with_tests_of(session.compiled, chosen) if "test" in kinds else chosen
     order = session.compiled.graph.ordered(chosen)

@@ -63,17 +63,20 @@ def fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work:
     ensure_cache(cursor, fn)
     cache = cache_relation(fn)
     args = ", ".join(quote(c) for c in call.arg_columns)
-    cursor.execute(
-        f"CREATE TABLE {work} AS SELECT {', '.join(f'__k.{quote(c)}' for c in call.arg_columns)}, "
-        f"EXISTS (SELECT 1 FROM {cache} AS __c WHERE {_match('__c', '__k', call)}) AS __hit "
-        f"FROM ({stage.input_sql}) AS __k WHERE {_not_null('__k', call.arg_columns)}")
-    hits = cursor.execute(f"SELECT count(*) FILTER (WHERE __hit) FROM {work}").fetchall()[0][0]
+    present = _not_null("__k", call.arg_columns)
     if fn.on_null == "error":
         _check_nulls(cursor, stage, call, node)
+    scored = cursor.execute(
+        f"SELECT count(*) FROM ({stage.input_sql}) AS __k WHERE {present}").fetchall()[0][0]
+    # one anti-join finds the missing tuples and how many rows each stands for
+    cursor.execute(
+        f"CREATE TABLE {work} AS SELECT {', '.join(f'__k.{quote(c)}' for c in call.arg_columns)}, "
+        f"count(*) AS __rows FROM ({stage.input_sql}) AS __k LEFT JOIN {cache} AS __c "
+        f"ON {_match('__c', '__k', call)} WHERE __c.h IS NULL AND {present} GROUP BY ALL")
+    missing_rows = cursor.execute(f"SELECT coalesce(sum(__rows), 0) FROM {work}").fetchall()[0][0]
     misses = Stage(
-        input_sql=f"SELECT DISTINCT {args} FROM {work} WHERE NOT __hit",
-        probe_sql=f"SELECT {args} FROM {work}", passthrough=call.arg_columns,
-        calls=(call,), relation="", streamed=False)
+        input_sql=f"SELECT {args} FROM {work}", probe_sql=f"SELECT {args} FROM {work}",
+        passthrough=call.arg_columns, calls=(call,), relation="", streamed=False)
     stream = StageStream(cursor, misses, runtimes, stats, console, node)
     name = f"__predsql_fill_{fn.name}"
     cursor.register(name, stream.reader())
@@ -87,7 +90,7 @@ def fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work:
         cursor.execute(f"DROP TABLE IF EXISTS {work}")
     record = stats[fn.name]
     with record.lock:
-        record.rows_from_cache += int(hits)
+        record.rows_from_cache += int(scored) - int(missing_rows)
 
 
 def _check_nulls(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall,

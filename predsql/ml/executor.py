@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -18,6 +19,7 @@ from predsql.ml.plan import Plan, Stage, build_plan
 from predsql.ml.registry import Registry
 from predsql.ml.runtime import RuntimePool
 
+METADATA_COLUMN = "_predsql_ml_fingerprints"
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
 
@@ -136,7 +138,12 @@ class MlRows:
 
     def _final(self, cursor: duckdb.DuckDBPyConnection, target: str, stream: Any) -> int:
         names = ", ".join(quote(name) for name, _ in self.columns)
-        sql = f"CREATE TABLE {target} AS SELECT * FROM (\n{self.plan.final_sql}\n) AS __predsql_out({names})"
+        stamp = ""
+        if self.node.config.get("ml_metadata"):
+            fingerprints = json.dumps(self.node.extra.get("ml_functions") or {}, sort_keys=True)
+            stamp = f", '{fingerprints}' AS {quote(METADATA_COLUMN)}"
+        sql = (f"CREATE TABLE {target} AS SELECT *{stamp} FROM (\n{self.plan.final_sql}\n) "
+               f"AS __predsql_out({names})")
 
         def run() -> int:
             row = cursor.execute(sql).fetchall()[0]
