@@ -193,11 +193,13 @@ def discover_nodes(project: Project, props: Properties) -> list[Node]:
         if not DEFINITION_RE.search(path.read_text(encoding="utf-8")):
             nodes.append(_file_node(project, {}, "test", path, project.test_paths))
     for node in nodes:
-        key = f"{node.resource_type}:{node.name}" if node.resource_type == "test" else node.name
+        # DuckDB names are case-insensitive: `Orders` and `orders` would be one table
+        name = node.name.lower()
+        key = f"test:{name}" if node.resource_type == "test" else name
         if key in seen:
             raise ProjectError(
-                f"two nodes are named {node.name!r}: {seen[key].relative_to(project.root)} "
-                f"and {node.rel_path}",
+                f"two nodes are named {node.name!r} (names are case-insensitive): "
+                f"{seen[key].relative_to(project.root)} and {node.rel_path}",
                 path=node.rel_path,
                 hint="rename one of the files; node names must be unique",
             )

@@ -13,7 +13,8 @@ from typing import Any
 import duckdb
 
 from predsql.compiler import CompiledNode
-from predsql.errors import PredsqlError
+from predsql.errors import ExecutionError, PredsqlError
+from predsql.interrupts import Interrupt
 
 OK_STATUSES = frozenset({"success", "pass", "warn"})
 
@@ -78,6 +79,7 @@ def run_nodes(
     debug: bool = False,
     on_start: Callable[[CompiledNode], None] | None = None,
     on_result: Callable[[NodeResult], None] | None = None,
+    interrupt: Interrupt | None = None,
 ) -> list[NodeResult]:
     """Run `order` respecting `parents` (restricted to the run); a failed node
     skips its descendants, independent nodes go on unless `fail_fast`."""
@@ -108,11 +110,19 @@ def run_nodes(
     def task(node: CompiledNode) -> NodeResult:
         started = time.time()
         cursor = con.cursor()
+        if interrupt is not None:
+            interrupt.watch(cursor)
         try:
             return work(cursor, node)
         except Exception as exc:  # reported per node; the run goes on
-            return error_result(node, exc, started, debug)
+            error: BaseException = exc
+            if interrupt is not None and interrupt.is_set():
+                error = ExecutionError(f"interrupted by {interrupt.signal_name}; rolled back",
+                                       path=node.node.rel_path)
+            return error_result(node, error, started, debug)
         finally:
+            if interrupt is not None:
+                interrupt.forget(cursor)
             cursor.close()
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
@@ -121,7 +131,9 @@ def run_nodes(
                 uid = order[heapq.heappop(ready)]
                 node = nodes[uid]
                 failed = [d for d in parents.get(uid, ()) if d in results and not results[d].ok]
-                if stop:
+                if interrupt is not None and interrupt.is_set():
+                    record(skipped_result(node, f"skipped: interrupted by {interrupt.signal_name}"))
+                elif stop:
                     record(skipped_result(node, "skipped: --fail-fast after an earlier failure"))
                 elif failed:
                     upstream = nodes[failed[0]].name

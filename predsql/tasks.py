@@ -15,6 +15,7 @@ from predsql.compiler import CompiledNode, CompiledProject, compile_project
 from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
 from predsql.errors import CompileError, ExecutionError
+from predsql.interrupts import Interrupt, handle_signals
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
 from predsql.ml import cache
 from predsql.ml.analysis import attach_ml_calls
@@ -154,6 +155,7 @@ def execute_command(options: Options, console: Console, command: str) -> int:
     tables, run the selected nodes, write artifacts."""
     project = load(options)
     started = time.time()
+    interrupt = Interrupt()
     con = database.connect(project.target, lock_timeout=options.lock_timeout)
     results: list[NodeResult] = []
     session: Session | None = None
@@ -168,8 +170,11 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         _check_before_running(session, con, order)
         runtimes = RuntimePool(session.registry, session.options.device, session.console)
         kit = TestKit(session.compiled, runtimes, session.console)
+        interrupt.on_interrupt(runtimes.terminate)
         try:
-            results = _execute(session, con, order, runtimes, kit, catalog, command)
+            with handle_signals(interrupt):
+                results = _execute(session, con, order, runtimes, kit, catalog, command,
+                                   interrupt)
         finally:
             runtimes.close()
         _prune_cache_if_large(session, con)
@@ -179,6 +184,10 @@ def execute_command(options: Options, console: Console, command: str) -> int:
             elapsed = time.time() - started
             write_run_results(project.target_dir, results, elapsed, {"which": command})
     _summary(console, results, time.time() - started)
+    if interrupt.is_set():
+        console.error(f"Interrupted by {interrupt.signal_name}: the running models were rolled "
+                      "back, the rest skipped.")
+        return 2
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -206,7 +215,7 @@ def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
 
 def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
              runtimes: RuntimePool, kit: TestKit, catalog: database.RelationCatalog,
-             command: str) -> list[NodeResult]:
+             command: str, interrupt: Interrupt) -> list[NodeResult]:
     compiled = session.compiled
     console = session.console
     total = len(order)
@@ -239,7 +248,7 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
     return run_nodes(
         con, compiled.nodes, order, parents, work,
         threads=session.project.target.threads, fail_fast=session.options.fail_fast,
-        debug=session.options.debug, on_result=on_result,
+        debug=session.options.debug, on_result=on_result, interrupt=interrupt,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,7 @@ class FunctionRuntime:
     batch_size: int
     workers: int
     pool: ThreadPoolExecutor | None
+    run_options: ort.RunOptions = field(default_factory=ort.RunOptions)
 
     def predict(self, feeds: list[Feed]) -> np.ndarray:
         """Run the model on `feeds` (one per ONNX input, same row count)."""
@@ -116,7 +117,7 @@ class FunctionRuntime:
             else feed[start:stop]
             for spec, feed in zip(self.fn.inputs, feeds)
         }
-        (raw,) = self.session.run([self.fn.output.tensor], inputs)
+        (raw,) = self.session.run([self.fn.output.tensor], inputs, self.run_options)
         return self._select(np.asarray(raw))
 
     def _select(self, raw: np.ndarray) -> np.ndarray:
@@ -126,6 +127,10 @@ class FunctionRuntime:
         if out.width is None:
             return raw.reshape(len(raw))
         return raw.reshape(len(raw), out.width)
+
+    def terminate(self) -> None:
+        """Make running and later onnxruntime calls of this function fail at once."""
+        self.run_options.terminate = True
 
     def close(self) -> None:
         if self.pool is not None:
@@ -172,6 +177,12 @@ class RuntimePool:
                 fn = self.registry.functions[name]
                 self._runtimes[name] = create_runtime(fn, self.device)
             return self._runtimes[name]
+
+    def terminate(self) -> None:
+        with self._lock:
+            runtimes = list(self._runtimes.values())
+        for runtime in runtimes:
+            runtime.terminate()
 
     def close(self) -> None:
         for runtime in self._runtimes.values():
