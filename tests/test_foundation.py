@@ -321,3 +321,20 @@ def test_init_then_build_from_a_subprocess(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS=5" in done.stdout
+
+
+def test_two_argument_ref_this_and_target(project: Path) -> None:
+    write(project, {
+        "models/base.sql": "select 1 as id",
+        "models/m.sql": "select id, '{{ this }}' as me, '{{ target.name }}' as t, "
+                        "'{{ this.identifier }}' as ident from {{ ref('proj', 'base') }}",
+    })
+    run_cli(project, "run")
+    assert query(db_of(project), "select me, t, ident from m") == [
+        ('"main"."m"', "dev", "m")]
+
+
+def test_unknown_materialization_is_a_project_error(project: Path) -> None:
+    write(project, {"models/m.sql": "{{ config(materialized='snapshot') }} select 1"})
+    result = run_cli(project, "run", code=2)
+    assert "unknown materialization 'snapshot'" in result.stderr

@@ -286,3 +286,17 @@ def test_device_cuda_is_never_a_silent_cpu_run(ml: Path) -> None:
     else:
         assert "asks for device: cuda" in output(result)
         assert create_runtime(registry.functions["lr"], "auto").provider == "CPUExecutionProvider"
+
+
+def test_repeated_tuples_are_scored_once(ml: Path, trained: dict) -> None:
+    write(ml, {"models/m.sql": "select id, plan, churn(plan, 10.0, 20.0) as p from customers"})
+    run_cli(ml, "run")
+    stats = json.loads((ml / "target/run_results.json").read_text())["results"][0]["predsql"]
+    assert stats["ml_functions"]["churn"]["rows_inferred"] == 3  # three plans
+    assert stats["ml_functions"]["churn"]["distinct_tuples"] == 3
+    import pandas as pd
+
+    rows = query(ml / "ml.duckdb", "select plan, p from m")
+    frame = pd.DataFrame({"plan": [r[0] for r in rows], "tenure": np.float32(10.0),
+                          "spend": np.float32(20.0)})
+    close([r[1] for r in rows], trained["churn"].predict_proba(frame)[:, 1])

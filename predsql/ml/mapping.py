@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from predsql.compiler import CompiledNode
 from predsql.errors import ExecutionError, InferenceError
@@ -27,6 +28,7 @@ from predsql.ml.registry import InputSpec, MlFunction, OutputSpec
 from predsql.ml.runtime import RuntimePool, StackedColumns
 
 READ_BATCH = 131072
+DEDUPE_RATIO = 0.5  # deduplicate when distinct tuples are at most this share of the rows
 NUMPY_TYPES = {"float": np.float32, "double": np.float64, "float16": np.float16,
                "int64": np.int64, "int32": np.int32, "int16": np.int16, "int8": np.int8,
                "uint8": np.uint8, "string": object, "bool": np.bool_}
@@ -48,6 +50,7 @@ class FunctionStats:
     batches: int = 0
     seconds: float = 0.0
     nan_outputs: int = 0
+    distinct_tuples: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,6 +65,7 @@ class FunctionStats:
             "inference_seconds": round(self.seconds, 4),
             "rows_per_second": self.rows_inferred / self.seconds if self.seconds else 0.0,
             "nan_outputs": self.nan_outputs,
+            "distinct_tuples": self.distinct_tuples,
         }
 
 
@@ -108,6 +112,24 @@ def to_arrow(result: np.ndarray, valid: np.ndarray | None, rows: int, out: Outpu
     return pa.array(full, type=ARROW_TYPES[out.elem], mask=None if valid is None else ~valid)
 
 
+def distinct_rows(arrays: list[pa.Array]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(index of the first row of each distinct tuple, inverse), from dictionary codes
+    combined into one int64 key; None when the codes do not fit in one key."""
+    key = np.zeros(len(arrays[0]), dtype=np.int64)
+    radix = 1
+    for array in arrays:
+        encoded = pc.dictionary_encode(array)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        size = len(encoded.dictionary)
+        radix *= max(size, 1)
+        if radix >= 2**62:
+            return None
+        key = key * max(size, 1) + encoded.indices.to_numpy(zero_copy_only=False)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
 class StageStream:
     """Streams one stage: DuckDB input -> ML map -> Arrow reader for DuckDB."""
 
@@ -122,6 +144,7 @@ class StageStream:
         self.stopped = threading.Event()
         self.read_cursor = cursor.cursor()
         self.bar: Any = None
+        self._dedupe: dict[str, bool] = {}
         self.total: int | None = None
         if console is not None and console.out.is_terminal and not console.quiet:
             row = self.read_cursor.execute(f"SELECT count(*) FROM ({stage.input_sql})").fetchall()[0]
@@ -248,18 +271,41 @@ class StageStream:
             empty = np.zeros((0, fn.output.width) if fn.output.width else (0,))
             return to_arrow(empty, np.zeros(rows, dtype=bool), rows, fn.output)
         runtime = self.runtimes.get(fn.name)
-        feeds = build_feeds(fn, arrays, valid)
+        if valid is not None:
+            arrays = [a.filter(pa.array(valid)) for a in arrays]
+        unique = self._distinct(call, arrays, scored)
+        if unique is not None:
+            first, inverse = unique
+            arrays = [a.take(pa.array(first)) for a in arrays]
+        feeds = build_feeds(fn, arrays, None)
         started = time.perf_counter()
         result = runtime.predict(feeds)
         elapsed = time.perf_counter() - started
+        sent = len(result)
+        if unique is not None:
+            result = result[inverse]
         nan = int(np.isnan(result).sum()) if result.dtype.kind == "f" else 0
         with stats.lock:
-            stats.rows_inferred += scored
+            stats.rows_inferred += sent
+            stats.distinct_tuples += sent if unique is not None else scored
             stats.rows_null += nulls
-            stats.batches += math.ceil(scored / runtime.batch_size)
+            stats.batches += math.ceil(sent / runtime.batch_size)
             stats.seconds += elapsed
             stats.nan_outputs += nan
         return to_arrow(result, valid, rows, fn.output)
+
+    def _distinct(self, call: StageCall, arrays: list[pa.Array],
+                  rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Deduplicate argument tuples when the first batch shows they repeat a lot
+        (e.g. categorical inputs); with mostly distinct tuples it is pure overhead."""
+        decision = self._dedupe.get(call.result_column)
+        if decision is False:
+            return None
+        unique = distinct_rows(arrays)
+        if decision is None:
+            decision = unique is not None and len(unique[0]) <= DEDUPE_RATIO * rows
+            self._dedupe[call.result_column] = decision
+        return unique if decision else None
 
     def _read_error(self, exc: BaseException) -> BaseException:
         if not isinstance(exc, duckdb.ConversionException):
