@@ -91,8 +91,12 @@ def render_template(
     path: Path | str,
 ) -> str:
     """Render `source`, mapping Jinja failures to RenderError with a line."""
+    return render_compiled(compile_template(env, source, path), context, path)
+
+
+def compile_template(env: jinja2.Environment, source: str, path: Path | str) -> jinja2.Template:
     try:
-        template = env.from_string(source)
+        return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(
             f"Jinja syntax error: {exc.message}",
@@ -100,7 +104,6 @@ def render_template(
             line=exc.lineno,
             hint="check the {{ }} / {% %} tags around this line",
         ) from exc
-    return render_compiled(template, context, path)
 
 
 def render_compiled(

@@ -59,22 +59,29 @@ class Materialization(Protocol):
     ) -> BuildResult: ...
 
 
-def swap_in(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, schema: str,
-            temp: str, name: str) -> None:
-    """Replace `schema.name` by the already built `schema.temp`, atomically."""
+def replace_relation(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog,
+                     schema: str, name: str, create: str, kind: str) -> None:
+    """Drop `schema.name` (table or view) and run `create`, in one transaction."""
     with _SWAP_LOCK:
         cursor.begin()
         try:
             drop = catalog.drop_sql(schema, name)
             if drop:
                 cursor.execute(drop)
-            cursor.execute(f"ALTER TABLE {relation(schema, temp)} RENAME TO {quote(name)}")
+            cursor.execute(create)
             cursor.commit()
         except BaseException:
             cursor.rollback()
             raise
-        catalog.record(schema, temp, None)
-        catalog.record(schema, name, "BASE TABLE")
+        catalog.record(schema, name, kind)
+
+
+def swap_in(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, schema: str,
+            temp: str, name: str) -> None:
+    """Replace `schema.name` by the already built `schema.temp`, atomically."""
+    rename = f"ALTER TABLE {relation(schema, temp)} RENAME TO {quote(name)}"
+    replace_relation(cursor, catalog, schema, name, rename, "BASE TABLE")
+    catalog.record(schema, temp, None)
 
 
 def temp_name(node: CompiledNode) -> str:
@@ -105,18 +112,8 @@ class ViewMaterialization:
         catalog: RelationCatalog,
     ) -> BuildResult:
         catalog.ensure_schema(cursor, node.schema)
-        with _SWAP_LOCK:
-            cursor.begin()
-            try:
-                drop = catalog.drop_sql(node.schema, node.alias)
-                if drop:
-                    cursor.execute(drop)
-                cursor.execute(f"CREATE VIEW {node.relation} AS\n{rows.view_sql()}")
-                cursor.commit()
-            except BaseException:
-                cursor.rollback()
-                raise
-            catalog.record(node.schema, node.alias, "VIEW")
+        create = f"CREATE VIEW {node.relation} AS\n{rows.view_sql()}"
+        replace_relation(cursor, catalog, node.schema, node.alias, create, "VIEW")
         return BuildResult(None, "CREATE VIEW")
 
 

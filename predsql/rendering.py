@@ -16,7 +16,13 @@ from typing import Any
 import jinja2
 
 from predsql.errors import CompileError, RenderError
-from predsql.jinja import MacroReturn, make_env_var, make_environment, render_compiled
+from predsql.jinja import (
+    MacroReturn,
+    compile_template,
+    make_env_var,
+    make_environment,
+    render_compiled,
+)
 from predsql.nodes import Node, Properties, iter_files
 from predsql.project import Project
 
@@ -197,15 +203,7 @@ class Renderer:
                     self.env.globals[name] = _wrap_macro(value)
 
     def _compile(self, source: str, path: str) -> jinja2.Template:
-        try:
-            return self.env.from_string(source)
-        except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(
-                f"Jinja syntax error: {exc.message}",
-                path=path,
-                line=exc.lineno,
-                hint="check the {{ }} / {% %} tags around this line",
-            ) from exc
+        return compile_template(self.env, source, path)
 
     def template(self, node: Node) -> jinja2.Template:
         if node.unique_id not in self._templates:
