@@ -98,3 +98,27 @@ def test_cache_max_rows_prunes_old_fingerprints(cached: Path) -> None:
     assert "pruned 100,000 entries" in output(result)
     assert query(cached / "cached.duckdb",
                  'select count(*) from "__predsql_cache"."score"') == [(ROWS,)]
+
+
+def test_hash_collisions_never_serve_a_wrong_result(cached: Path) -> None:
+    run_cli(cached, "run")
+    db = cached / "cached.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("update feats set f0 = f0 + 5 where id in (5, 6)")
+        fingerprint = con.execute(
+            'select any_value(fingerprint) from "__predsql_cache"."score"').fetchall()[0][0]
+        # a different tuple stored under row 5's new hash: a simulated 64-bit collision
+        con.execute(
+            'insert into "__predsql_cache"."score" select ?, hash(f0::float, f1::float, '
+            "f2::float, f3::float), 0, 0, 0, 0, 999.0, now() from feats where id = 5",
+            [fingerprint])
+    run_cli(cached, "run")
+    stats = ml_stats(cached)
+    assert stats["rows_inferred"] == 2 and stats["rows_from_cache"] == ROWS - 2
+    with_cache = scores(cached)
+    assert dict(with_cache)[5] != 999.0
+    run_cli(cached, "run", "--no-cache")
+    assert scores(cached) == with_cache
+    run_cli(cached, "run")  # the collided tuple is scored again, never cached
+    assert ml_stats(cached)["rows_inferred"] == 1
+    assert scores(cached) == with_cache

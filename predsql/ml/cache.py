@@ -5,13 +5,14 @@ One table per function in schema `__predsql_cache`:
 A stage with cached calls (1) finds the argument tuples not yet cached under the
 function's fingerprint, (2) streams only those through the model into the cache,
 and (3) reads every result from the cache in the statement that builds the
-model, by a join on (fingerprint, h, a0 .. ak). NULL arguments are never cached
+model, by a join on (fingerprint, h) confirmed by comparing a0 .. ak. NULL
+arguments are never cached
 (their result is NULL); NaN equals NaN in DuckDB, so NaN inputs are served too.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -45,52 +46,89 @@ def _hash(alias: str, columns: tuple[str, ...]) -> str:
     return "hash(" + ", ".join(f"{alias}.{quote(c)}" for c in columns) + ")"
 
 
-def _match(cache: str, source: str, call: StageCall) -> str:
-    parts = [f"{cache}.fingerprint = {_literal(call.fn.fingerprint)}",
-             f"{cache}.h = {_hash(source, call.arg_columns)}"]
-    parts += [f'{cache}."a{i}" = {source}.{quote(c)}' for i, c in enumerate(call.arg_columns)]
-    return " AND ".join(parts)
+def _same_args(cache: str, source: str, call: StageCall) -> str:
+    return " AND ".join(f'{cache}."a{i}" = {source}.{quote(c)}'
+                        for i, c in enumerate(call.arg_columns))
+
+
+def _current(fn: MlFunction) -> str:
+    """The cache entries of the function's current fingerprint (unique per hash)."""
+    return (f"(SELECT * FROM {cache_relation(fn)} "
+            f"WHERE fingerprint = {_literal(fn.fingerprint)})")
 
 
 def _not_null(alias: str, columns: tuple[str, ...]) -> str:
     return " AND ".join(f"{alias}.{quote(c)} IS NOT NULL" for c in columns)
 
 
+@dataclass(frozen=True)
+class Filled:
+    """What `fill` leaves for `serve`: results of tuples whose hash collides with
+    another tuple's (never cached, so the cache stays unique per hash)."""
+
+    call: StageCall
+    fresh: str
+    collisions: int
+
+
 def fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work: str,
-         runtimes: Any, stats: dict[str, FunctionStats], console: Any, node: Any) -> None:
-    """Send the tuples the cache lacks through the model and store their results."""
+         fresh: str, runtimes: Any, stats: dict[str, FunctionStats], console: Any,
+         node: Any) -> Filled:
+    """Send the tuples the cache lacks through the model and store their results.
+
+    The cache holds one entry per (fingerprint, hash of the arguments), so a join
+    on the 64-bit hash finds the candidate and comparing the arguments confirms
+    it: exact, and much cheaper than joining on every argument column."""
     fn = call.fn
     ensure_cache(cursor, fn)
-    cache = cache_relation(fn)
     args = ", ".join(quote(c) for c in call.arg_columns)
     present = _not_null("__k", call.arg_columns)
     if fn.on_null == "error":
         _check_nulls(cursor, stage, call, node)
     scored = cursor.execute(
         f"SELECT count(*) FROM ({stage.input_sql}) AS __k WHERE {present}").fetchall()[0][0]
-    # one anti-join finds the missing tuples and how many rows each stands for
+    keys = ", ".join(f"__k.{quote(c)}" for c in call.arg_columns)
     cursor.execute(
-        f"CREATE TABLE {work} AS SELECT {', '.join(f'__k.{quote(c)}' for c in call.arg_columns)}, "
-        f"count(*) AS __rows FROM ({stage.input_sql}) AS __k LEFT JOIN {cache} AS __c "
-        f"ON {_match('__c', '__k', call)} WHERE __c.h IS NULL AND {present} GROUP BY ALL")
-    missing_rows = cursor.execute(f"SELECT coalesce(sum(__rows), 0) FROM {work}").fetchall()[0][0]
+        f"CREATE TABLE {work} AS SELECT {keys}, count(*) AS __rows, "
+        f"bool_or(__c.h IS NOT NULL) AS __collision FROM ({stage.input_sql}) AS __k "
+        f"LEFT JOIN {_current(fn)} AS __c ON __c.h = {_hash('__k', call.arg_columns)} "
+        f"WHERE {present} AND (__c.h IS NULL OR NOT ({_same_args('__c', '__k', call)})) "
+        "GROUP BY ALL")
+    # new tuples that share a hash cannot all be cached under it
+    cursor.execute(
+        f"UPDATE {work} SET __collision = true WHERE hash({args}) IN "
+        f"(SELECT hash({args}) FROM {work} GROUP BY 1 HAVING count(*) > 1)")
+    missing_rows, collisions = cursor.execute(
+        f"SELECT coalesce(sum(__rows), 0), count(*) FILTER (WHERE __collision) "
+        f"FROM {work}").fetchall()[0]
+    _score_misses(cursor, fn, call, work, fresh, runtimes, stats, console, node)
+    cursor.execute(
+        f"INSERT INTO {cache_relation(fn)} SELECT {_literal(fn.fingerprint)}, "
+        f"hash({args}), {args}, {quote(call.result_column)}, now() FROM {fresh} "
+        "WHERE NOT __collision")
+    cursor.execute(f"DROP TABLE IF EXISTS {work}")
+    record = stats[fn.name]
+    with record.lock:
+        record.rows_from_cache += int(scored) - int(missing_rows)
+    return Filled(call, fresh, int(collisions))
+
+
+def _score_misses(cursor: duckdb.DuckDBPyConnection, fn: MlFunction, call: StageCall,
+                  work: str, fresh: str, runtimes: Any, stats: dict[str, FunctionStats],
+                  console: Any, node: Any) -> None:
+    args = ", ".join(quote(c) for c in call.arg_columns)
     misses = Stage(
-        input_sql=f"SELECT {args} FROM {work}", probe_sql=f"SELECT {args} FROM {work}",
-        passthrough=call.arg_columns, calls=(call,), relation="", streamed=False)
+        input_sql=f"SELECT {args}, __collision FROM {work}",
+        probe_sql=f"SELECT {args} FROM {work}",
+        passthrough=(*call.arg_columns, "__collision"), calls=(call,), relation="",
+        streamed=False)
     stream = StageStream(cursor, misses, runtimes, stats, console, node)
     name = f"__predsql_fill_{fn.name}"
     cursor.register(name, stream.reader())
     try:
-        stream.run(lambda: cursor.execute(
-            f"INSERT INTO {cache} SELECT {_literal(fn.fingerprint)}, "
-            f"{_hash(name, call.arg_columns)}, {args}, {quote(call.result_column)}, "
-            f"now() FROM {name}"))
+        stream.run(lambda: cursor.execute(f"CREATE TABLE {fresh} AS SELECT * FROM {name}"))
     finally:
         cursor.unregister(name)
-        cursor.execute(f"DROP TABLE IF EXISTS {work}")
-    record = stats[fn.name]
-    with record.lock:
-        record.rows_from_cache += int(scored) - int(missing_rows)
 
 
 def _check_nulls(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall,
@@ -105,19 +143,28 @@ def _check_nulls(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCal
             hint=f"filter the NULLs out, or set on_null: null in {call.fn.yml_path}")
 
 
-def serve(stage: Stage, cached: list[StageCall]) -> Stage:
+def serve(stage: Stage, filled: list[Filled]) -> Stage:
     """The stage's input joined with the caches: cached results arrive as columns."""
     joins = []
     results = []
-    for i, call in enumerate(cached):
-        alias = f"__cache{i}"
-        joins.append(f"LEFT JOIN {cache_relation(call.fn)} AS {alias} ON "
-                     f"{_match(alias, '__k', call)}")
-        results.append(f"{alias}.result AS {quote(call.result_column)}")
+    for i, item in enumerate(filled):
+        call, alias = item.call, f"__cache{i}"
+        joins.append(f"LEFT JOIN {_current(call.fn)} AS {alias} ON "
+                     f"{alias}.h = {_hash('__k', call.arg_columns)}")
+        value = f"CASE WHEN {_same_args(alias, '__k', call)} THEN {alias}.result END"
+        if item.collisions:
+            other = f"__collided{i}"
+            joins.append(
+                f"LEFT JOIN (SELECT * FROM {item.fresh} WHERE __collision) AS {other} ON "
+                + " AND ".join(f"{other}.{quote(c)} = __k.{quote(c)}"
+                               for c in call.arg_columns))
+            value = f"coalesce({value}, {other}.{quote(call.result_column)})"
+        results.append(f"{value} AS {quote(call.result_column)}")
     sql = (f"SELECT __k.*, {', '.join(results)} FROM ({stage.input_sql}) AS __k "
            + " ".join(joins))
-    remaining = tuple(c for c in stage.calls if c not in cached)
-    passthrough = stage.passthrough + tuple(c.result_column for c in cached)
+    cached = {item.call.result_column for item in filled}
+    remaining = tuple(c for c in stage.calls if c.result_column not in cached)
+    passthrough = stage.passthrough + tuple(item.call.result_column for item in filled)
     return replace(stage, input_sql=sql, passthrough=passthrough, calls=remaining)
 
 

@@ -76,6 +76,7 @@ class MlRows:
         self.columns = expected_columns(cursor, node, registry)
         self.plan = make_plan(cursor, node, registry, self.run_id)
         self._stats: dict[str, FunctionStats] = {}
+        self._extra_tables: list[str] = []
 
     def view_sql(self) -> str:
         raise CompileError("ML calls cannot run inside a view", path=self.node.node.rel_path)
@@ -118,13 +119,19 @@ class MlRows:
         cached = [c for c in stage.calls if c.fn.cache and self.use_cache]
         if not cached:
             return stage
-        for i, call in enumerate(cached):
-            keys = f"{quote(WORK_SCHEMA)}.{quote(f'keys_{self.run_id}_{i}')}"
+        filled = []
+        for call in cached:
             self._stats.setdefault(call.fn.name, FunctionStats(
                 call.fn.name, call.fn.fingerprint, self.runtimes.get(call.fn.name).provider))
-            cache.fill(cursor, stage, call, keys, self.runtimes, self._stats, self.console,
-                       self.node)
-        return cache.serve(stage, cached)
+            work = self._work_table(f"keys{len(self._extra_tables)}")
+            fresh = self._work_table(f"fresh{len(self._extra_tables)}")
+            self._extra_tables += [work, fresh]
+            filled.append(cache.fill(cursor, stage, call, work, fresh, self.runtimes,
+                                     self._stats, self.console, self.node))
+        return cache.serve(stage, filled)
+
+    def _work_table(self, name: str) -> str:
+        return f"{quote(WORK_SCHEMA)}.{quote(f'{name}_{self.run_id}')}"
 
     def _write_stage(self, cursor: duckdb.DuckDBPyConnection, stage: Stage,
                      stream: StageStream) -> None:
@@ -152,6 +159,11 @@ class MlRows:
         return stream.run(run) if stream is not None else run()
 
     def _drop_work_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        for table in self._extra_tables:
+            try:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            except duckdb.Error:
+                pass
         for stage in self.plan.stages:
             if not stage.streamed:
                 try:
