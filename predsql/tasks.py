@@ -14,7 +14,7 @@ from predsql.artifacts import write_compiled_sql, write_manifest, write_run_resu
 from predsql.compiler import CompiledNode, CompiledProject, compile_project
 from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
-from predsql.errors import CompileError, ExecutionError
+from predsql.errors import ExecutionError
 from predsql.interrupts import Interrupt, handle_signals
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
 from predsql.ml import cache
@@ -26,7 +26,7 @@ from predsql.project import Project, load_project
 from predsql.runner import NodeResult, run_nodes
 from predsql.selection import select
 from predsql.state import state_selector
-from predsql.testing import TestKit, build_parents, run_test_node
+from predsql.testing import TestKit, build_parents, run_test_node, test_selector_methods
 
 RUNNABLE = {"run": ("model",), "seed": ("seed",), "build": ("model", "seed", "test"),
             "test": ("test",)}
@@ -48,7 +48,6 @@ class Options:
     no_cache: bool = False
     lock_timeout: float = 0.0
     state: Path | None = None
-    extra_selectors: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,9 +96,7 @@ def _report_config_keys(session: Session) -> None:
 
 def selected(session: Session, command: str) -> list[str]:
     kinds = RUNNABLE.get(command, ("model", "seed", "test"))
-    from predsql.testing import test_selector_methods
-
-    methods = {**test_selector_methods(session.compiled), **session.options.extra_selectors,
+    methods = {**test_selector_methods(session.compiled),
                "state": state_selector(session.options.state)}
     chosen = select(session.compiled, session.options.select, session.options.exclude, methods)
     chosen = _with_tests_of(session.compiled, chosen) if "test" in kinds else chosen
@@ -129,7 +126,7 @@ def compile_command(session: Session) -> int:
         if con is not None:
             for uid in session.compiled.graph.order:
                 node = session.compiled.nodes[uid]
-                check_ml_types(con, session.compiled, node, session.registry, strict=False)
+                check_ml_types(con, node, session.registry)
     finally:
         if con is not None:
             con.close()
@@ -208,7 +205,7 @@ def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
     try:
         for uid in order:
             node = session.compiled.nodes[uid]
-            check_ml_types(cursor, session.compiled, node, session.registry, strict=False)
+            check_ml_types(cursor, node, session.registry)
     finally:
         cursor.close()
 
@@ -255,10 +252,7 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
 def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
                runtimes: RuntimePool) -> RowSource:
     if node.extra.get("ml_calls"):
-        if node.materialized == "view":
-            raise CompileError("ML call in a view", path=node.node.rel_path)
-        check_ml_types(cursor, session.compiled, node, session.registry, strict=True)
-        return MlRows(session.compiled, node, session.registry, runtimes, cursor,
+        return MlRows(node, session.registry, runtimes, cursor,
                       session.console, use_cache=not session.options.no_cache)
     return SqlRows(node.compiled_sql)
 

@@ -137,7 +137,7 @@ def _materialize_ml_test(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, 
     from predsql.ml.executor import MlRows
 
     registry = kit.runtimes.registry
-    rows = MlRows(kit.compiled, node, registry, kit.runtimes, cursor, kit.console)
+    rows = MlRows(node, registry, kit.runtimes, cursor, kit.console)
     ensure_schema(cursor, WORK_SCHEMA)
     target = relation(WORK_SCHEMA, f"test_{node.name}")
     cursor.execute(f"DROP TABLE IF EXISTS {target}")

@@ -157,7 +157,7 @@ def run_unit_test(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: An
         for given in node.extra["givens"]:
             _load_given(mem, cursor, given)
         if node.extra.get("ml_calls"):
-            rows = MlRows(kit.compiled, node, kit.runtimes.registry, kit.runtimes, mem,
+            rows = MlRows(node, kit.runtimes.registry, kit.runtimes, mem,
                           kit.console)
             rows.create_table(mem, "__actual")
         else:

@@ -9,9 +9,9 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from predsql.compiler import CompiledNode, CompiledProject
+from predsql.compiler import CompiledNode
 from predsql.database import WORK_SCHEMA, ensure_schema, quote
-from predsql.errors import CompileError, ExecutionError, InferenceError
+from predsql.errors import CompileError
 from predsql.ml import cache
 from predsql.ml.analysis import parse_sql
 from predsql.ml.mapping import FunctionStats, StageStream
@@ -63,10 +63,9 @@ def _table_schema(cursor: duckdb.DuckDBPyConnection, tree: exp.Expression) -> di
 class MlRows:
     """A RowSource for models with ML calls (see materializations.RowSource)."""
 
-    def __init__(self, compiled: CompiledProject, node: CompiledNode, registry: Registry,
+    def __init__(self, node: CompiledNode, registry: Registry,
                  runtimes: RuntimePool, cursor: duckdb.DuckDBPyConnection, console: Any,
                  use_cache: bool = True) -> None:
-        self.compiled = compiled
         self.node = node
         self.registry = registry
         self.runtimes = runtimes
@@ -221,10 +220,11 @@ def check_stage_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, sta
                 )
 
 
-def check_ml_types(cursor: duckdb.DuckDBPyConnection, compiled: CompiledProject,
-                   node: CompiledNode, registry: Registry, strict: bool) -> None:
-    """Bind the model and check argument types; in compile (not strict) a missing
-    upstream relation only postpones the check to the run."""
+def check_ml_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
+                   registry: Registry) -> None:
+    """Bind the model and check argument types before data moves. A missing upstream
+    relation only postpones the check to the node's own run, where MlRows makes the
+    same checks stage by stage."""
     if not node.extra.get("ml_calls") or node.materialized == "ephemeral":
         return
     try:
@@ -235,16 +235,13 @@ def check_ml_types(cursor: duckdb.DuckDBPyConnection, compiled: CompiledProject,
                 continue
             check_stage_types(cursor, node, stage)
     except (duckdb.CatalogException, CompileError) as exc:
-        if strict or not _missing_relation(exc):
+        if not _missing_relation(exc):
             raise
-    except duckdb.Error as exc:
-        if strict:
-            raise ExecutionError(f"{node.name!r}: {exc}", path=node.node.rel_path) from exc
+    except duckdb.Error:
+        pass  # reported with the node when it runs
 
 
 def _missing_relation(exc: Exception) -> bool:
     text = str(exc)
     return "does not exist" in text or "Catalog Error" in text
 
-
-__all__ = ["MlRows", "check_ml_types", "InferenceError"]

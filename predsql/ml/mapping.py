@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from predsql.compiler import CompiledNode
 from predsql.errors import ExecutionError, InferenceError
 from predsql.ml.plan import Stage, StageCall
-from predsql.ml.registry import InputSpec, MlFunction, OutputSpec
+from predsql.ml.registry import MlFunction, OutputSpec
 from predsql.ml.runtime import RuntimePool, StackedColumns
 
 READ_BATCH = 131072
@@ -337,5 +337,3 @@ class StageStream:
             cursor.close()
         return ""
 
-
-__all__ = ["FunctionStats", "StageStream", "InputSpec"]
