@@ -74,18 +74,15 @@ def output_arrow_type(out: OutputSpec) -> pa.DataType:
     return pa.list_(scalar, out.width) if out.width else scalar
 
 
-def build_feeds(fn: MlFunction, arrays: list[pa.Array], valid: np.ndarray | None) -> list[Any]:
+def build_feeds(fn: MlFunction, arrays: list[pa.Array]) -> list[Any]:
     """Inputs for onnxruntime: k columns to stack, or one numpy array per input."""
-    rows = len(arrays[0]) if valid is None else int(valid.sum())
+    rows = len(arrays[0])
     if fn.stacked:
         spec = fn.inputs[0]
-        columns = [_to_numpy(a) if valid is None else _to_numpy(a)[valid] for a in arrays]
-        return [StackedColumns(columns, NUMPY_TYPES[spec.elem], spec.rank)]
+        return [StackedColumns([_to_numpy(a) for a in arrays], NUMPY_TYPES[spec.elem], spec.rank)]
     feeds = []
     for spec, array in zip(fn.inputs, arrays):
-        column = _to_numpy(array)
-        column = column if valid is None else column[valid]
-        column = column.astype(NUMPY_TYPES[spec.elem], copy=False)
+        column = _to_numpy(array).astype(NUMPY_TYPES[spec.elem], copy=False)
         feeds.append(column.reshape(rows, 1) if spec.rank == 2 else column)
     return feeds
 
@@ -277,7 +274,7 @@ class StageStream:
         if unique is not None:
             first, inverse = unique
             arrays = [a.take(pa.array(first)) for a in arrays]
-        feeds = build_feeds(fn, arrays, None)
+        feeds = build_feeds(fn, arrays)
         started = time.perf_counter()
         result = runtime.predict(feeds)
         elapsed = time.perf_counter() - started
