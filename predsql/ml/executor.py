@@ -67,7 +67,6 @@ class MlRows:
                  runtimes: RuntimePool, cursor: duckdb.DuckDBPyConnection, console: Any,
                  use_cache: bool = True) -> None:
         self.node = node
-        self.registry = registry
         self.runtimes = runtimes
         self.console = console
         self.use_cache = use_cache
