@@ -15,15 +15,10 @@ from typing import Any
 import duckdb
 
 from predsql.compiler import CompiledNode, CompiledProject
-from predsql.configs import merge_into, tree_config
 from predsql.database import ensure_schema, quote
-from predsql.errors import CompileError, ProjectError
-from predsql.nodes import Node
+from predsql.errors import ProjectError
 from predsql.runner import NodeResult
 
-BUILTIN_TESTS = ("unique", "not_null", "accepted_values", "relationships", "accepted_range")
-TEST_CONFIG_KEYS = ("severity", "warn_if", "error_if", "store_failures", "limit", "where",
-                    "tags", "enabled", "config", "name", "meta", "fail_calc")
 CONDITION_RE = re.compile(r"^\s*(==|!=|>=|<=|>|<|=)\s*(\d+)\s*$")
 
 
@@ -143,114 +138,3 @@ def _materialize_ml_test(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, 
     cursor.execute(f"DROP TABLE IF EXISTS {target}")
     rows.create_table(cursor, target)
     return f"SELECT * FROM {target}"
-
-
-# -- generating generic tests ---------------------------------------------------
-
-def _test_entries(raw: Any) -> list[tuple[str, dict[str, Any]]]:
-    """Normalize `- unique`, `- accepted_values: {values: [...]}` and `arguments:` forms."""
-    entries = []
-    for item in raw or []:
-        if isinstance(item, str):
-            entries.append((item, {}))
-        elif isinstance(item, dict) and len(item) == 1:
-            name, body = next(iter(item.items()))
-            body = dict(body or {})
-            if isinstance(body.get("arguments"), dict):
-                body = {**body, **body.pop("arguments")}
-            entries.append((str(name), body))
-        elif isinstance(item, dict) and "name" in item and "test_name" in item:
-            entries.append((str(item["test_name"]), dict(item)))
-    return entries
-
-
-def _split_config(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    config = dict(body.get("config") or {})
-    args = {}
-    for key, value in body.items():
-        if key == "config":
-            continue
-        if key in TEST_CONFIG_KEYS:
-            config[key] = value
-        else:
-            args[key] = value
-    return config, args
-
-
-def _sql_value(value: Any, quote_values: bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if quote_values and not isinstance(value, (int, float)) or isinstance(value, str):
-        return "'" + str(value).replace("'", "''") + "'"
-    return str(value)
-
-
-def generic_sql(kind: str, relation: str, column: str | None, args: dict[str, Any],
-                render_ref: Any, macros: dict[str, Any], path: str) -> str:
-    col = column or ""
-    if kind == "not_null":
-        return f"SELECT * FROM {relation} WHERE {col} IS NULL"
-    if kind == "unique":
-        return (f"SELECT {col} AS unique_field, count(*) AS n_records FROM {relation} "
-                f"WHERE {col} IS NOT NULL GROUP BY {col} HAVING count(*) > 1")
-    if kind == "accepted_values":
-        values = args.get("values")
-        if not isinstance(values, list) or not values:
-            raise ProjectError("accepted_values needs a `values:` list", path=path)
-        quoted = bool(args.get("quote", True))
-        listed = ", ".join(_sql_value(v, quoted) if quoted else str(v) for v in values)
-        return (f"SELECT {col} AS value_field, count(*) AS n_records FROM {relation} "
-                f"WHERE {col} NOT IN ({listed}) GROUP BY {col}")
-    if kind == "relationships":
-        if "to" not in args or "field" not in args:
-            raise ProjectError("relationships needs `to:` and `field:`", path=path)
-        parent = render_ref(str(args["to"]))
-        field = args["field"]
-        return (f"SELECT child.{col} AS from_field FROM {relation} AS child "
-                f"LEFT JOIN {parent} AS parent ON child.{col} = parent.{field} "
-                f"WHERE child.{col} IS NOT NULL AND parent.{field} IS NULL")
-    if kind == "accepted_range":
-        inclusive = bool(args.get("inclusive", True))
-        conds = []
-        if "min_value" in args:
-            conds.append(f"{col} {'>=' if inclusive else '>'} {args['min_value']}")
-        if "max_value" in args:
-            conds.append(f"{col} {'<=' if inclusive else '<'} {args['max_value']}")
-        if not conds:
-            raise ProjectError("accepted_range needs `min_value:` or `max_value:`", path=path)
-        return f"SELECT * FROM {relation} WHERE NOT ({' AND '.join(conds)})"
-    macro = macros.get(f"test_{kind}")
-    if macro is None:
-        raise CompileError(
-            f"unknown test {kind!r}", path=path,
-            hint=f"built-in tests: {', '.join(BUILTIN_TESTS)}; custom tests come from "
-            "{% test name(model, column_name) %} blocks in macro or test paths",
-        )
-    return str(macro(model=relation, column_name=column, **args))
-
-
-def test_node_name(kind: str, model: str, column: str | None, args: dict[str, Any]) -> str:
-    parts = [kind, model] + ([column] if column else [])
-    if kind == "accepted_values":
-        parts += [re.sub(r"\W+", "_", str(v)) for v in args.get("values", [])][:4]
-    if kind == "relationships":
-        parts += [re.sub(r"\W+", "_", str(args.get("to", ""))).strip("_"), str(args.get("field", ""))]
-    return re.sub(r"_+", "_", "_".join(p for p in parts if p))[:120]
-
-
-def make_test_node(compiled: CompiledProject, name: str, sql: str, config: dict[str, Any],
-                   depends: list[str], attached: list[str], path: str, test_name: str,
-                   column: str | None, source_ids: list[str]) -> CompiledNode:
-    project = compiled.project
-    node = Node(
-        unique_id=f"test.{project.name}.{name}", resource_type="test", name=name,
-        path=project.root / path, rel_path=path, fqn=(project.name, name), raw_sql=sql,
-        config=config,
-    )
-    return CompiledNode(
-        node, merge_into(tree_config(project.tests_config, node.fqn), config),
-        schema=audit_schema(compiled), alias=name, rendered_sql=sql, compiled_sql=sql,
-        depends_on=tuple(dict.fromkeys(depends)),
-        extra={"test_type": "data", "test_name": test_name, "attached_to": attached,
-               "column_name": column, "source_ids": source_ids},
-    )
