@@ -52,17 +52,27 @@ def check_consistent(db: Path) -> None:
         assert sizes and all(size == (INC_ROWS,) for size in sizes)
 
 
-def kill_loop(root: Path, kills: int, seed: int) -> tuple[int, int]:
-    """(attempts after which every table was consistent, attempts killed mid-run)."""
-    rng = random.Random(seed)
+def start_run(root: Path, version: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "predsql", "run", "--quiet", "--project-dir", str(root),
+         "--vars", f"{{version: {version}}}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def kill_loop(root: Path, kills: int, seed: int) -> tuple[int, int]:
+    """(attempts after which every table was consistent, attempts killed mid-run).
+
+    Kill delays are fractions of a measured uninterrupted run, so they land
+    mid-run whatever the speed of the machine."""
+    rng = random.Random(seed)
+    began = time.monotonic()
+    start_run(root, -1).wait()  # a version of its own: inc appends whole runs
+    duration = time.monotonic() - began
     survived = landed = 0
     for attempt in range(1, kills + 1):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "predsql", "run", "--quiet", "--project-dir", str(root),
-             "--vars", f"{{version: {attempt}}}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(rng.uniform(0.5, 2.2))
+        proc = start_run(root, attempt)
+        time.sleep(rng.uniform(0.2, 0.9) * duration)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             landed += 1
