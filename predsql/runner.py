@@ -147,4 +147,16 @@ def run_nodes(
                 for future in done:
                     running.pop(future)
                     record(future.result())
-    return [results[uid] for uid in order if uid in results]
+    for uid in order:
+        if uid not in results:  # never became ready: a scheduling bug, never a success
+            waiting = ", ".join(sorted(nodes[d].name for d in waiting_on[uid])) or "nothing"
+            results[uid] = unrun_result(nodes[uid], waiting)
+    return [results[uid] for uid in order]
+
+
+def unrun_result(node: CompiledNode, waiting: str) -> NodeResult:
+    message = (f"{node.node.rel_path}: internal error: {node.name} never ran (still waiting "
+               f"on {waiting}); please report this")
+    return NodeResult(node.unique_id, node.name, node.resource_type, "error", message,
+                      materialized=node.materialized, relation=node.relation,
+                      extra={"internal_error": True})

@@ -185,6 +185,8 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         console.error(f"Interrupted by {interrupt.signal_name}: the running models were rolled "
                       "back, the rest skipped.")
         return 2
+    if any(r.extra.get("internal_error") for r in results):
+        return 2
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -276,7 +278,10 @@ def _node_line(console: Console, i: int, total: int, node: CompiledNode, r: Node
         if r.status != "pass" and r.message:
             console.info(f"          {r.message}")
     elif r.status == "skipped":
-        console.node_line(i, total, f"SKIP {what}", "skipped", "SKIP", node=node.unique_id)
+        console.node_line(i, total, f"SKIP {what}", "skipped", "SKIP", node=node.unique_id,
+                          reason=r.message)
+        if r.message:
+            console.info(f"          {r.message}")
     else:
         console.node_line(i, total, f"ERROR creating {what}" if kind != "test" else
                           f"ERROR {what}", "error", "ERROR", node=node.unique_id)

@@ -41,26 +41,50 @@ def test_selector_methods(compiled: CompiledProject) -> dict[str, Any]:
 
 
 def build_parents(compiled: CompiledProject, order: list[str], with_tests: bool) -> dict[str, set[str]]:
-    """Dependencies within the run; in `build`, a model's tests gate its children."""
+    """Dependencies within the run; in `build`, tests gate nodes as in dbt.
+
+    A data test gates every non-test node all of whose ancestors include every
+    node the test depends on (dbt's rule): a relationships test on `b` that also
+    reads `c` (a child of `b`) runs after `c` and gates only what is downstream
+    of both. A unit test gates the model it tests.
+    """
     in_run = set(order)
-    parents = {uid: set(compiled.graph.parents.get(uid, ())) & in_run for uid in order}
+    graph = compiled.graph
+    parents = {uid: set(graph.parents.get(uid, ())) & in_run for uid in order}
     if not with_tests:
         return parents
-    data_tests: dict[str, set[str]] = {}  # a failing data test skips the model's children
-    unit_tests: dict[str, set[str]] = {}  # a failing unit test skips the model itself
+    memo: dict[str, set[str]] = {}
     for uid in order:
         node = compiled.nodes[uid]
-        if node.resource_type == "test":
-            gates = unit_tests if node.extra.get("test_type") == "unit" else data_tests
-            for tested in node.extra.get("attached_to", []):
-                gates.setdefault(tested, set()).add(uid)
-    for uid in order:
-        if compiled.nodes[uid].resource_type == "test":
+        if node.resource_type != "test":
             continue
-        parents[uid] |= unit_tests.get(uid, set()) & in_run
-        for parent in compiled.graph.parents.get(uid, ()):
-            parents[uid] |= data_tests.get(parent, set()) & in_run
+        if node.extra.get("test_type") == "unit":
+            for tested in node.extra.get("attached_to", []):
+                if tested in in_run:
+                    parents[tested].add(uid)
+            continue
+        for gated in gated_by_test(compiled, node, memo) & in_run:
+            parents[gated].add(uid)
     return parents
+
+
+def gated_by_test(compiled: CompiledProject, test: CompiledNode,
+                  memo: dict[str, set[str]]) -> set[str]:
+    """Non-test nodes strictly downstream of every node the test depends on
+    (`memo` caches descendants across the tests of one run)."""
+    depends = [d for d in test.depends_on if d in compiled.nodes]
+    if not depends:
+        return set()
+
+    def below(uid: str) -> set[str]:
+        if uid not in memo:
+            memo[uid] = compiled.graph.descendants(uid)
+        return memo[uid]
+
+    gated = set(below(depends[0]))
+    for other in depends[1:]:
+        gated &= below(other)
+    return {uid for uid in gated if compiled.nodes[uid].resource_type != "test"}
 
 
 def parse_condition(text: Any, path: str) -> tuple[str, int]:
