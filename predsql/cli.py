@@ -14,8 +14,8 @@ from typing import Any
 import click
 import yaml
 
-from predsql import __version__
-from predsql.console import Console
+from predsql import __version__, events
+from predsql.console import DEFAULT_PROGRESS_INTERVAL, Console
 from predsql.errors import PredsqlError, ProjectError
 from predsql.tasks import Options, open_session
 
@@ -46,21 +46,26 @@ def common(func: Callable[..., int]) -> Callable[..., None]:
     @click.option("--quiet", "-q", is_flag=True, help="Print errors and the summary only.")
     @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
     @click.option("--debug", is_flag=True, help="Show debug notes and Python tracebacks.")
+    @click.option("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL,
+                  envvar="PREDSQL_PROGRESS_INTERVAL", show_default=True,
+                  help="Seconds between progress events of a running ML function when the "
+                  "output is not a terminal (or with --log-format json); 0 turns them off.")
     @functools.wraps(func)
     def wrapper(project_dir: str, profiles_dir: str | None, target: str | None,
                 vars_: str | None, quiet: bool, log_format: str, debug: bool,
-                **kwargs: Any) -> None:
+                progress_interval: float, **kwargs: Any) -> None:
         root = Path(project_dir)
         log_file = root / "logs" / "predsql.log" if root.is_dir() else None
         console = Console(quiet=quiet, json_logs=log_format == "json", debug=debug,
-                          log_file=log_file)
+                          log_file=log_file, progress_interval=progress_interval)
         code = 0
         try:
             options = Options(project_dir=Path(project_dir), profiles_dir=profiles_dir,
                               target=target, vars=_parse_vars(vars_), debug=debug)
             code = func(options, console, **kwargs)
         except PredsqlError as exc:
-            console.error(exc.format())
+            console.emit(events.error(exc.message, file=exc.path, line=exc.line, hint=exc.hint,
+                                      text=exc.format(), kind=type(exc).__name__))
             if debug:
                 console.error("".join(traceback.format_exception(exc)))
             code = exc.exit_code

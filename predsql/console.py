@@ -1,4 +1,10 @@
-"""What the user sees: dbt-style node lines, progress bars, JSON logs, a log file."""
+"""What the user sees: events (predsql/events.py) printed as text or JSON, progress, a log file.
+
+Text mode prints each event's line (node lines with the local time, errors on
+stderr); `--log-format json` prints one JSON object per event on stdout;
+`--quiet` keeps errors and the final summary. Every event also goes to
+`logs/predsql.log` and to the callbacks of the Python API.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +28,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from predsql import events
+from predsql.events import Event
 from predsql.jinja import redact_secrets, secret_values
 
-STATUS_STYLE = {
-    "success": "green", "pass": "green", "warn": "yellow",
-    "error": "red", "fail": "red", "skipped": "yellow",
-}
+DEFAULT_PROGRESS_INTERVAL = 10.0
+Callback = Callable[[dict[str, Any]], None]
 
 
 class Console:
@@ -40,10 +46,16 @@ class Console:
         json_logs: bool = False,
         debug: bool = False,
         log_file: Path | None = None,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        callbacks: Iterable[Callback] = (),
+        invocation_id: str = "",
     ) -> None:
         self.quiet = quiet
         self.json_logs = json_logs
         self.debug_enabled = debug
+        self.progress_interval = progress_interval
+        self.callbacks = list(callbacks)
+        self.invocation_id = invocation_id
         self.out = RichConsole(highlight=False, soft_wrap=True)
         self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True)
         self._lock = threading.Lock()
@@ -58,63 +70,83 @@ class Console:
             self._log.close()
             self._log = None
 
-    def _emit(self, level: str, message: str, data: dict[str, Any] | None, style: str | None,
-              stderr: bool = False) -> None:
-        message = redact_secrets(message, self._secrets)
-        stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    # -- events -------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        if event.level == "debug" and not self.debug_enabled:
+            return
+        if not event.msg.strip():
+            return  # no empty events
+        message = redact_secrets(event.msg, self._secrets)
+        now = datetime.now(timezone.utc)
+        stamp = now.isoformat(timespec="milliseconds")
+        record = {"ts": stamp, **event.record(), "msg": message}
+        if self.invocation_id:
+            record["invocation_id"] = self.invocation_id
         with self._lock:
             if self._log:
-                self._log.write(f"{stamp} [{level}] {message}\n")
+                self._log.write(f"{stamp} [{event.level}] {message}\n")
                 self._log.flush()
+            for callback in self.callbacks:
+                callback(json.loads(redact_secrets(json.dumps(record, default=str),
+                                                   self._secrets)))
+            if self.quiet and event.level != "error" and not event.summary:
+                return
             if self.json_logs:
-                record = {"ts": stamp, "level": level, "msg": message, **(data or {})}
-                sys.stdout.write(redact_secrets(json.dumps(record, default=str), self._secrets) + "\n")
+                sys.stdout.write(redact_secrets(json.dumps(record, default=str), self._secrets)
+                                 + "\n")
                 sys.stdout.flush()
                 return
-            if self.quiet and level not in ("error",):
-                return
-            target = self.err if stderr else self.out
-            target.print(message, style=style, markup=False)
+            if event.stamped:
+                message = f"{time.strftime('%H:%M:%S')}  {message}"
+            elif event.indented:
+                message = f"{' ' * 10}{message}"
+            target = self.err if event.level == "error" and not event.stamped else self.out
+            target.print(message, style=event.style, markup=False)
 
     def info(self, message: str, **data: Any) -> None:
-        self._emit("info", message, data, None)
+        self.emit(events.log("info", message, **data))
 
     def warn(self, message: str, **data: Any) -> None:
-        self._emit("warn", message, data, "yellow")
+        self.emit(events.log("warn", message, **data))
 
     def error(self, message: str, **data: Any) -> None:
-        self._emit("error", message, data, "red", stderr=True)
+        self.emit(events.log("error", message, **data))
 
     def debug(self, message: str, **data: Any) -> None:
         if self.debug_enabled:
-            self._emit("debug", message, data, "dim")
+            self.emit(events.log("debug", message, **data))
 
-    def node_line(self, index: int, total: int, text: str, status: str, detail: str,
-                  **data: Any) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        left = f"{stamp}  {index} of {total} {text} "
-        right = f" [{detail}]"
-        dots = "." * max(3, 80 - len(left) - len(right))
-        self._emit("info", f"{left}{dots}{right}", {"status": status, **data},
-                   STATUS_STYLE.get(status))
+    # -- progress -----------------------------------------------------------
+    @property
+    def shows_progress(self) -> bool:
+        """Whether a running ML stage reports progress (a bar, or periodic events)."""
+        return not self.quiet
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.out.is_terminal and not self.json_logs
 
     @contextmanager
-    def progress(self, description: str, total: int | None) -> Iterator[Any]:
-        """A progress bar (rows done, rows/s, ETA); a no-op when not on a terminal."""
-        if self.quiet or self.json_logs or not self.out.is_terminal:
+    def progress(self, node: Any, functions: list[str], total: int | None) -> Iterator[Any]:
+        """A bar on a terminal; elsewhere (and in JSON) a `progress` event every
+        `progress_interval` seconds while the stage runs, stuck or not."""
+        if not self.shows_progress:
             yield _NullProgress()
             return
-        columns = [
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        ]
-        with Progress(*columns, console=self.out, transient=True) as bar:
-            task = bar.add_task(description, total=total, rate="")
-            yield _BarProgress(bar, task)
+        if self.is_terminal:
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                       TimeRemainingColumn()]
+            description = f"{node.name}: {', '.join(f + '()' for f in functions)}"
+            with Progress(*columns, console=self.out, transient=True) as bar:
+                task = bar.add_task(description, total=total, rate="")
+                yield _BarProgress(bar, task)
+            return
+        ticker = _PeriodicProgress(self, node, functions, total, self.progress_interval)
+        try:
+            yield ticker
+        finally:
+            ticker.stop()
 
 
 class _NullProgress:
@@ -133,3 +165,36 @@ class _BarProgress:
         self.done += rows
         rate = self.done / max(time.perf_counter() - self.start, 1e-9)
         self.bar.update(self.task, advance=rows, rate=f"{rate:,.0f} rows/s")
+
+
+class _PeriodicProgress:
+    """Emits a progress event every `interval` seconds from a timer thread, so a
+    stage that is stuck still says so (rows done stops moving)."""
+
+    def __init__(self, console: Console, node: Any, functions: list[str], total: int | None,
+                 interval: float) -> None:
+        self.console = console
+        self.node = node
+        self.functions = functions
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+        self._stopped = threading.Event()
+        self._thread = None
+        if interval > 0:
+            self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True,
+                                            name="predsql-progress")
+            self._thread.start()
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+
+    def _loop(self, interval: float) -> None:
+        while not self._stopped.wait(interval):
+            self.console.emit(events.progress(self.node, self.functions, self.done, self.total,
+                                              time.monotonic() - self.start))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -44,19 +44,23 @@ Work = Callable[[duckdb.DuckDBPyConnection, CompiledNode], NodeResult]
 
 
 def error_result(node: CompiledNode, exc: BaseException, started: float, debug: bool) -> NodeResult:
+    detail = {"file": node.node.rel_path, "line": None, "message": str(exc), "hint": None}
     if isinstance(exc, PredsqlError):
         message = exc.format()
+        detail.update(file=exc.path or node.node.rel_path, line=exc.line, message=exc.message,
+                      hint=exc.hint)
     elif isinstance(exc, duckdb.Error):
         message = f"{node.node.rel_path}: database error: {exc}"
     else:
         message = f"{node.node.rel_path}: internal error: {type(exc).__name__}: {exc}"
+        detail["message"] = f"internal error: {type(exc).__name__}: {exc}"
     if debug:
         message += "\n" + "".join(traceback.format_exception(exc))
     now = time.time()
     return NodeResult(
         node.unique_id, node.name, node.resource_type, "error", message,
         execution_time=now - started, started_at=started, completed_at=now,
-        materialized=node.materialized, relation=node.relation,
+        materialized=node.materialized, relation=node.relation, extra={"error": detail},
     )
 
 

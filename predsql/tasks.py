@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from predsql import database
+from predsql import database, events
 from predsql.artifacts import write_compiled_sql, write_manifest, write_run_results
 from predsql.compiler import CompiledNode, CompiledProject, compile_project
 from predsql.configs import ignored_keys, unknown_keys
@@ -132,7 +132,8 @@ def compile_command(session: Session) -> int:
             con.close()
     write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
     n = len(session.compiled.nodes)
-    session.console.info(f"Compiled {n} nodes; wrote {session.project.target_path}/manifest.json")
+    session.console.info(f"Compiled {events.plural(n, 'node')}; wrote "
+                         f"{session.project.target_path}/manifest.json")
     return 0
 
 
@@ -217,13 +218,12 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
              command: str, interrupt: Interrupt) -> list[NodeResult]:
     compiled = session.compiled
     console = session.console
-    total = len(order)
-    index = {uid: i + 1 for i, uid in enumerate(order)}
     if not order:
         console.warn("Nothing to do: the selection matched no nodes.")
         return []
-    console.info(f"Running {total} nodes with {session.project.target.threads} threads "
-                 f"on {session.project.target.path}")
+    console.emit(events.run_started(command, len(order), session.project.target.threads,
+                                    session.project.target.path))
+    lines = NodeLines(console, compiled, len(order))
 
     def work(cursor: duckdb.DuckDBPyConnection, node: CompiledNode) -> NodeResult:
         if node.resource_type == "test":
@@ -239,16 +239,43 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
             relation=node.relation, extra=outcome.extra,
         )
 
-    def on_result(result: NodeResult) -> None:
-        node = compiled.nodes[result.unique_id]
-        _node_line(console, index[result.unique_id], total, node, result)
-
     parents = build_parents(compiled, order, with_tests=command == "build")
     return run_nodes(
         con, compiled.nodes, order, parents, work,
         threads=session.project.target.threads, fail_fast=session.options.fail_fast,
-        debug=session.options.debug, on_result=on_result, interrupt=interrupt,
+        debug=session.options.debug, on_start=lines.started, on_result=lines.finished,
+        interrupt=interrupt,
     )
+
+
+class NodeLines:
+    """The node lines of a run, numbered in the order nodes start (or are
+    skipped), as dbt numbers them."""
+
+    def __init__(self, console: Console, compiled: CompiledProject, total: int) -> None:
+        self.console = console
+        self.compiled = compiled
+        self.total = total
+        self._numbers: dict[str, int] = {}
+
+    def _number(self, uid: str) -> int:
+        if uid not in self._numbers:
+            self._numbers[uid] = len(self._numbers) + 1
+        return self._numbers[uid]
+
+    def started(self, node: CompiledNode) -> None:
+        self.console.emit(events.node_started(self._number(node.unique_id), self.total, node))
+
+    def finished(self, result: NodeResult) -> None:
+        node = self.compiled.nodes[result.unique_id]
+        emit = self.console.emit
+        emit(events.node_finished(self._number(result.unique_id), self.total, node, result))
+        for name, stats in (result.extra.get("ml_functions") or {}).items():
+            emit(events.ml_function(node, name, stats))
+        if result.status == "error":
+            emit(events.node_error(node, result))
+        elif result.message and result.status in ("skipped", "warn", "fail"):
+            emit(events.node_note(node, result.message, events.STATUS_LEVEL[result.status]))
 
 
 def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
@@ -259,61 +286,9 @@ def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: Compil
     return SqlRows(node.compiled_sql)
 
 
-def _node_line(console: Console, i: int, total: int, node: CompiledNode, r: NodeResult) -> None:
-    kind = node.resource_type
-    what = f"{node.materialized} model {node.schema}.{node.alias}" if kind == "model" else (
-        f"seed file {node.schema}.{node.alias}" if kind == "seed" else f"test {node.name}")
-    if r.status == "success":
-        rows = f"{r.rows_affected} " if r.rows_affected is not None else ""
-        detail = f"OK {rows}in {r.execution_time:.2f}s".replace("OK  ", "OK ")
-        console.node_line(i, total, f"OK created {what}", "success", detail,
-                          node=node.unique_id, rows=r.rows_affected)
-        for line in _ml_lines(r):
-            console.info(f"          {line}")
-    elif r.status in ("pass", "warn", "fail"):
-        label = {"pass": "PASS", "warn": f"WARN {r.failures}", "fail": f"FAIL {r.failures}"}
-        console.node_line(i, total, f"{label[r.status].split()[0]} {what}", r.status,
-                          f"{label[r.status]} in {r.execution_time:.2f}s", node=node.unique_id,
-                          failures=r.failures)
-        if r.status != "pass" and r.message:
-            console.info(f"          {r.message}")
-    elif r.status == "skipped":
-        console.node_line(i, total, f"SKIP {what}", "skipped", "SKIP", node=node.unique_id,
-                          reason=r.message)
-        if r.message:
-            console.info(f"          {r.message}")
-    else:
-        console.node_line(i, total, f"ERROR creating {what}" if kind != "test" else
-                          f"ERROR {what}", "error", "ERROR", node=node.unique_id)
-        console.error(r.message)
-
-
-def _ml_lines(result: NodeResult) -> list[str]:
-    lines = []
-    for name, s in (result.extra.get("ml_functions") or {}).items():
-        lines.append(
-            f"{name}: {s['rows_inferred']} rows inferred, {s['rows_from_cache']} from cache, "
-            f"{s['batches']} batches, {s['rows_per_second']:,.0f} rows/s on {s['provider']}"
-            + (f", {s['nan_outputs']} NaN outputs" if s.get("nan_outputs") else "")
-        )
-    return lines
-
-
 def _summary(console: Console, results: list[NodeResult], elapsed: float) -> None:
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    ok = counts.get("success", 0) + counts.get("pass", 0)
-    errors = counts.get("error", 0) + counts.get("fail", 0)
-    console.info("")
-    console.info(
-        f"Finished running {len(results)} nodes in {elapsed:.2f}s. "
-        f"PASS={ok} WARN={counts.get('warn', 0)} ERROR={errors} SKIP={counts.get('skipped', 0)} "
-        f"TOTAL={len(results)}",
-        counts=counts,
-    )
-    if errors:
-        console.error(f"Completed with {errors} error{'s' if errors > 1 else ''}.")
+    for event in events.run_finished(results, elapsed):
+        console.emit(event)
 
 
 def show_command(session: Session, name: str, limit: int) -> list[tuple[Any, ...]]:

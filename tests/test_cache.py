@@ -47,7 +47,7 @@ def test_second_run_scores_only_changed_rows(cached: Path) -> None:
     second = ml_stats(cached)
     assert second["rows_inferred"] == ROWS // 100
     assert second["rows_from_cache"] == ROWS - ROWS // 100
-    assert f"{ROWS // 100} rows inferred, {ROWS - ROWS // 100} from cache" in result.stdout
+    assert f"{ROWS // 100:,} rows inferred, {ROWS - ROWS // 100:,} from cache" in result.stdout
     with_cache = scores(cached)
     run_cli(cached, "run", "--no-cache")
     assert ml_stats(cached)["rows_inferred"] == ROWS

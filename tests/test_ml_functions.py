@@ -251,13 +251,13 @@ def test_nan_outputs_are_counted(ml: Path, tmp_path: Path) -> None:
     stats = json.loads((ml / "target/run_results.json").read_text())["results"][0]["predsql"]
     negatives = query(ml / "ml.duckdb", "select count(*) from feats where f0 < 0")[0][0]
     assert stats["ml_functions"]["logf"]["nan_outputs"] == negatives > 0
-    assert f"{negatives} NaN outputs" in result.stdout
+    assert f"{negatives:,} NaN outputs" in result.stdout
 
 
 def test_run_results_manifest_and_functions_command(ml: Path) -> None:
     write(ml, {"models/m.sql": "select id, lr(f0, f1, f2, f3) as p from feats"})
     result = run_cli(ml, "run")
-    assert "lr: 3000 rows inferred" in result.stdout and "CPUExecutionProvider" in result.stdout
+    assert "lr: 3,000 rows inferred" in result.stdout and "CPUExecutionProvider" in result.stdout
     entry = json.loads((ml / "target/run_results.json").read_text())["results"][0]
     stats = entry["predsql"]["ml_functions"]["lr"]
     assert stats["rows_inferred"] == 3000 and stats["batches"] >= 1

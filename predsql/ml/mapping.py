@@ -143,7 +143,7 @@ class StageStream:
         self.bar: Any = None
         self._dedupe: dict[str, bool] = {}
         self.total: int | None = None
-        if console is not None and console.out.is_terminal and not console.quiet:
+        if console is not None and console.shows_progress:
             row = self.read_cursor.execute(f"SELECT count(*) FROM ({stage.input_sql})").fetchall()[0]
             self.total = int(row[0]) if row else None
         for call in stage.calls:
@@ -171,7 +171,8 @@ class StageStream:
     def run(self, action: Callable[[], T]) -> T:
         """Run the DuckDB statement that consumes this stream; surface our own errors."""
         try:
-            with self.console.progress(f"{self.node.name}: {self._names()}", self.total) as bar:
+            functions = [c.fn.name for c in self.stage.calls]
+            with self.console.progress(self.node, functions, self.total) as bar:
                 self.bar = bar
                 return action()
         except duckdb.Error as exc:
