@@ -25,6 +25,7 @@ from predsql.jinja import (
 )
 from predsql.nodes import Node, Properties, iter_files
 from predsql.project import Project
+from predsql.vectors.spec import PredsqlNamespace
 
 TEST_BLOCK_RE = re.compile(r"({%-?\s*)test\s+([A-Za-z_]\w*)")
 END_TEST_RE = re.compile(r"({%-?\s*)endtest\b")
@@ -181,6 +182,7 @@ class Renderer:
             "run_started_at": None,
             "execute": True,
             "flags": {},
+            "predsql": PredsqlNamespace(),
         }
 
     def load_macros(self) -> None:

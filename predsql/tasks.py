@@ -27,6 +27,7 @@ from predsql.runner import NodeResult, run_nodes
 from predsql.selection import select
 from predsql.state import state_selector
 from predsql.testing import TestKit, build_parents, run_test_node, test_selector_methods
+from predsql.vectors.execute import NearestRows, has_nearest
 
 RUNNABLE = {"run": ("model",), "seed": ("seed",), "build": ("model", "seed", "test"),
             "test": ("test",)}
@@ -280,10 +281,15 @@ class NodeLines:
 
 def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
                runtimes: RuntimePool) -> RowSource:
-    if node.extra.get("ml_calls"):
-        return MlRows(node, session.registry, runtimes, cursor,
-                      session.console, use_cache=not session.options.no_cache)
-    return SqlRows(node.compiled_sql)
+    def rows(node: CompiledNode) -> RowSource:
+        if node.extra.get("ml_calls"):
+            return MlRows(node, session.registry, runtimes, cursor,
+                          session.console, use_cache=not session.options.no_cache)
+        return SqlRows(node.compiled_sql)
+
+    if has_nearest(node):
+        return NearestRows(node, rows, session.options.device)
+    return rows(node)
 
 
 def _summary(console: Console, results: list[NodeResult], elapsed: float) -> None:

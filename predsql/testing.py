@@ -18,6 +18,7 @@ from predsql.compiler import CompiledNode, CompiledProject
 from predsql.database import ensure_schema, quote
 from predsql.errors import ProjectError
 from predsql.runner import NodeResult
+from predsql.vectors.execute import has_nearest
 
 CONDITION_RE = re.compile(r"^\s*(==|!=|>=|<=|>|<|=)\s*(\d+)\s*$")
 
@@ -128,7 +129,7 @@ def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: Te
         return run_unit_test(cursor, node, kit)
     started = time.time()
     sql = node.compiled_sql.rstrip().rstrip(";")
-    if node.extra.get("ml_calls"):
+    if node.extra.get("ml_calls") or has_nearest(node):
         sql = _materialize_ml_test(cursor, node, kit)
     limit = node.config.get("limit")
     if limit is not None:
@@ -153,10 +154,16 @@ def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: Te
 
 def _materialize_ml_test(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: TestKit) -> str:
     from predsql.database import WORK_SCHEMA, relation
+    from predsql.materializations import SqlRows
     from predsql.ml.executor import MlRows
+    from predsql.vectors.execute import NearestRows
 
-    registry = kit.runtimes.registry
-    rows = MlRows(node, registry, kit.runtimes, cursor, kit.console)
+    def inner(node: CompiledNode) -> Any:
+        if node.extra.get("ml_calls"):
+            return MlRows(node, kit.runtimes.registry, kit.runtimes, cursor, kit.console)
+        return SqlRows(node.compiled_sql)
+
+    rows = NearestRows(node, inner, kit.runtimes.device) if has_nearest(node) else inner(node)
     ensure_schema(cursor, WORK_SCHEMA)
     target = relation(WORK_SCHEMA, f"test_{node.name}")
     cursor.execute(f"DROP TABLE IF EXISTS {target}")
