@@ -208,7 +208,10 @@ def functions_cmd(options: Options, console: Console) -> int:
     session = open_session(options, console)
     for fn in session.registry.functions.values():
         console.info(fn.signature())
-        console.info(f"    model {fn.model_path.relative_to(session.project.root)}  "
+        root = session.project.root.resolve()
+        shown = fn.model_path.relative_to(root) if fn.model_path.is_relative_to(root) \
+            else fn.config.get("model", fn.model_path)  # package://... models
+        console.info(f"    model {shown}  "
                      f"fingerprint {fn.fingerprint[:16]}  device {fn.device}  "
                      f"cache {'on' if fn.cache else 'off'}")
         if fn.description:

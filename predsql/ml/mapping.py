@@ -51,6 +51,7 @@ class FunctionStats:
     seconds: float = 0.0
     nan_outputs: int = 0
     distinct_tuples: int = 0
+    truncated_rows: int = 0  # text functions: texts cut to max_length
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -66,6 +67,7 @@ class FunctionStats:
             "rows_per_second": self.rows_inferred / self.seconds if self.seconds else 0.0,
             "nan_outputs": self.nan_outputs,
             "distinct_tuples": self.distinct_tuples,
+            "truncated_rows": self.truncated_rows,
         }
 
 
@@ -277,7 +279,11 @@ class StageStream:
             arrays = [a.take(pa.array(first)) for a in arrays]
         feeds = build_feeds(fn, arrays)
         started = time.perf_counter()
-        result = runtime.predict(feeds)
+        info: dict[str, int] = {}
+        if hasattr(runtime, "predict_with_info"):  # text functions also count truncations
+            result, info = runtime.predict_with_info(feeds)
+        else:
+            result = runtime.predict(feeds)
         elapsed = time.perf_counter() - started
         sent = len(result)
         if unique is not None:
@@ -290,6 +296,7 @@ class StageStream:
             stats.batches += math.ceil(sent / runtime.batch_size)
             stats.seconds += elapsed
             stats.nan_outputs += nan
+            stats.truncated_rows += info.get("truncated_rows", 0)
         return to_arrow(result, valid, rows, fn.output)
 
     def _distinct(self, call: StageCall, arrays: list[pa.Array],

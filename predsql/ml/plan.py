@@ -23,6 +23,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from predsql.errors import CompileError
 from predsql.ml.registry import MlFunction, Registry
+from predsql.text.config import blank_as_null
 
 MAP_ALIAS = "__m"
 
@@ -260,6 +261,8 @@ def _map_scope(
                 name = f"__a{counter}"
                 counter += 1
                 cast = exp.Cast(this=arg.copy(), to=exp.DataType.build(sql_type, dialect="duckdb"))
+                if fn.text is not None:  # blank text follows the NULL rules
+                    cast = blank_as_null(cast)
                 projections.append(exp.alias_(cast, name, quoted=True))
                 probes.append(exp.alias_(arg.copy(), name, quoted=True))
                 arg_names.append(name)

@@ -15,10 +15,12 @@ from predsql.errors import RegistryError
 from predsql.ml.onnx_files import ZipMapInfo, confined_path, expose_zipmaps, read_model
 from predsql.nodes import iter_files
 from predsql.project import Project, yaml_renderer
+from predsql.text.config import TEXT_KEYS, TextSpec, check_text_keys, text_signature, text_spec
+from predsql.text.packages import is_package_path, package_file
 from predsql.yamlio import expect_mapping, read_yaml
 
 FUNCTION_KEYS = {"name", "description", "model", "inputs", "output", "batch_size", "device",
-                 "on_null", "cache", "threads"}
+                 "on_null", "cache", "threads"} | TEXT_KEYS
 ONNX_TO_SQL = {
     "float": "FLOAT", "double": "DOUBLE", "float16": "FLOAT", "int64": "BIGINT",
     "int32": "INTEGER", "int16": "SMALLINT", "int8": "TINYINT", "uint8": "UTINYINT",
@@ -63,6 +65,7 @@ class MlFunction:
     config: dict[str, Any]
     model_bytes: bytes = field(repr=False, compare=False, default=b"")
     zipmap: ZipMapInfo | None = None
+    text: TextSpec | None = None  # a text function: tokenizer, pooling (predsql/text)
 
     @property
     def arity(self) -> int:
@@ -184,7 +187,7 @@ def _load_function(project: Project, path: Path, rel: Path, entry: Any) -> MlFun
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise fail("batch_size must be a positive integer")
 
-    model_path = confined_path(project.root, path.parent, entry["model"], "model file", rel)
+    model_path = _project_file(project.root, path.parent, entry["model"], "model file", rel)
     try:
         data, model = read_model(project.root, model_path, rel)
     except RegistryError as exc:
@@ -194,10 +197,17 @@ def _load_function(project: Project, path: Path, rel: Path, entry: Any) -> MlFun
     zipmaps = expose_zipmaps(model)
     model_bytes = model.SerializeToString() if zipmaps else data
     session = _metadata_session(model_bytes, model_path, fail)
-    inputs = _inputs(session, entry.get("inputs"), fail)
-    output, zipmap = _output(session, entry.get("output"), zipmaps, fail)
+    check_text_keys(entry, fail)
+    text = None
+    if "tokenizer" in entry:
+        text, inputs, output, zipmap = _text_function(project, path, rel, entry, session, fail)
+    else:
+        inputs = _inputs(session, entry.get("inputs"), fail)
+        output, zipmap = _output(session, entry.get("output"), zipmaps, fail)
     config = {k: v for k, v in entry.items() if k not in ("description",)}
     digest = hashlib.sha256(data)
+    if text is not None:
+        digest.update(text.digest.encode())
     digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     return MlFunction(
         name=name.lower(),
@@ -215,7 +225,35 @@ def _load_function(project: Project, path: Path, rel: Path, entry: Any) -> MlFun
         config=config,
         model_bytes=model_bytes,
         zipmap=zipmap,
+        text=text,
     )
+
+
+def _project_file(root: Path, base: Path, value: str, what: str, yml: Path) -> Path:
+    """A file inside the project, or inside an installed package (package://name/path)."""
+    if is_package_path(value):
+        return package_file(value, yml, what)
+    return confined_path(root, base, value, what, yml)
+
+
+def _text_function(project: Project, path: Path, rel: Path, entry: dict[str, Any],
+                   session: ort.InferenceSession, fail: Any
+                   ) -> tuple[TextSpec, tuple[InputSpec, ...], OutputSpec, None]:
+    """A function over token tensors: VARCHAR argument(s) in, FLOAT[d] (or FLOAT) out."""
+    if entry.get("inputs") is not None:
+        raise fail("`inputs:` does not apply to text functions (the graph's token inputs are "
+                   "fed by name)")
+    if not isinstance(entry.get("tokenizer"), str):
+        raise fail("`tokenizer:` must be the path of a tokenizer.json")
+    tokenizer = _project_file(project.root, path.parent, entry["tokenizer"], "tokenizer file", rel)
+    if not tokenizer.is_file():
+        raise fail(f"tokenizer file {entry['tokenizer']!r} does not exist",
+                   "fix `tokenizer:` (relative to this .yml file) or add the file")
+    spec = text_spec(entry, tokenizer, session, fail)
+    names, sql_type = text_signature(spec)
+    inputs = tuple(InputSpec(n, "string", "VARCHAR", 1, 1) for n in names)
+    output = OutputSpec(spec.output_tensor, spec.output_tensor, "float", sql_type, spec.width, None)
+    return spec, inputs, output, None
 
 
 def _metadata_session(model_bytes: bytes, model_path: Path, fail: Any) -> ort.InferenceSession:

@@ -142,6 +142,8 @@ def create_runtime(fn: MlFunction, device_override: str | None = None) -> Functi
     if device in ("cuda", "auto"):
         session = _cuda_session(fn)
         if session is not None:
+            if fn.text is not None:
+                return _text(fn, session, "CUDAExecutionProvider", 1)
             return FunctionRuntime(fn, session, "CUDAExecutionProvider",
                                    fn.batch_size or CUDA_BATCH, 1, None)
         if device == "cuda":
@@ -156,9 +158,18 @@ def create_runtime(fn: MlFunction, device_override: str | None = None) -> Functi
     session = ort.InferenceSession(
         fn.model_bytes, _session_options(1), providers=["CPUExecutionProvider"]
     )
+    if fn.text is not None:
+        return _text(fn, session, "CPUExecutionProvider", workers)
     pool = ThreadPoolExecutor(workers, thread_name_prefix=f"ort-{fn.name}") if workers > 1 else None
     return FunctionRuntime(fn, session, "CPUExecutionProvider", fn.batch_size or CPU_BATCH,
                            workers, pool)
+
+
+def _text(fn: MlFunction, session: ort.InferenceSession, provider: str, workers: int) -> Any:
+    """A text function's runtime (predsql/text): same surface, tokenizes and pools."""
+    from predsql.text.runtime import text_runtime
+
+    return text_runtime(fn, session, provider, workers)
 
 
 class RuntimePool:
