@@ -155,6 +155,10 @@ def test_errors_name_the_model_and_the_fix(vecs: Path) -> None:
                  "models/as_view.sql": "select 1 as x"})
     text = output(run_cli(vecs, "compile", code=2))
     assert "models/dup.sql" in text and "k must be a positive integer" in text
+    write(vecs, {"models/dup.sql": "select {{ predsql.nearest('q', 'e', 'i', 'e', key='id', "
+                                   "method='hnsw') }}"})
+    text = output(run_cli(vecs, "compile", code=2))
+    assert "models/dup.sql" in text and "not available yet" in text
 
 
 def test_data_test_ephemeral_and_run_results(vecs: Path) -> None:

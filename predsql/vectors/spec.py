@@ -18,7 +18,7 @@ from predsql.errors import RenderError
 
 METRICS = ("cosine", "ip", "l2")
 METRIC_ALIASES = {"inner_product": "ip", "dot": "ip", "euclidean": "l2", "cos": "cosine"}
-METHODS = ("exact", "hnsw")
+METHODS = ("exact",)
 START = "/* predsql.nearest "
 END = "/* end predsql.nearest */"
 MARK_RE = re.compile(r"\(\s*/\* predsql\.nearest (?P<json>\{.*?\}) \*/(?P<body>.*?)"
@@ -67,13 +67,21 @@ class NearestSpec:
         return cls(**data)
 
 
+def column_name(value: Any) -> str:
+    """A column name as given, or already quoted (generic tests pass `"col"`)."""
+    text = str(value)
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('""', '"')
+    return text
+
+
 def _pair(value: Any, what: str) -> tuple[str, str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value, value
+        return column_name(value), column_name(value)
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value):
-        return value[0], value[1]
+        return column_name(value[0]), column_name(value[1])
     raise RenderError(f"predsql.nearest(): `{what}` must be a column name or a pair "
                       "[query column, item column]")
 
@@ -85,8 +93,8 @@ def make_spec(query: Any, query_column: str, items: Any, item_column: str, k: in
               **options: Any) -> NearestSpec:
     """Check the macro's arguments; every mistake is a RenderError saying what to write."""
     keys = _pair(key, "key")
-    query_key = query_key or (keys[0] if keys else None)
-    item_key = item_key or (keys[1] if keys else None)
+    query_key = column_name(query_key) if query_key else (keys[0] if keys else None)
+    item_key = column_name(item_key) if item_key else (keys[1] if keys else None)
     if not query_key or not item_key:
         raise RenderError("predsql.nearest() needs the key columns that identify rows",
                           hint="pass key='id' (same name in both relations) or "
@@ -95,6 +103,10 @@ def make_spec(query: Any, query_column: str, items: Any, item_column: str, k: in
     if metric not in METRICS:
         raise RenderError(f"predsql.nearest(): unknown metric {metric!r}",
                           hint=f"use one of: {', '.join(METRICS)}")
+    if method == "hnsw":
+        raise RenderError("predsql.nearest(): method='hnsw' (approximate search) is not "
+                          "available yet", hint="use method='exact' (the default); "
+                          "partition_by keeps large searches small")
     if method not in METHODS:
         raise RenderError(f"predsql.nearest(): unknown method {method!r}",
                           hint=f"use one of: {', '.join(METHODS)}")
@@ -113,7 +125,8 @@ def make_spec(query: Any, query_column: str, items: Any, item_column: str, k: in
             raise RenderError("predsql.nearest() cannot take another predsql.nearest() as input",
                               hint="build the inner one as its own model and ref() it")
     return NearestSpec(
-        query=str(query), query_column=query_column, items=str(items), item_column=item_column,
+        query=str(query), query_column=column_name(query_column), items=str(items),
+        item_column=column_name(item_column),
         k=k, query_key=query_key, item_key=item_key, metric=metric,
         query_partition=parts[0] if parts else None, item_partition=parts[1] if parts else None,
         exclude_self=bool(exclude_self), exclude=None if exclude is None else str(exclude),
