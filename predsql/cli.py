@@ -213,12 +213,18 @@ def functions_cmd(options: Options, console: Console) -> int:
             else fn.config.get("model", fn.model_path)  # package://... models
         console.info(f"    model {shown}  "
                      f"fingerprint {fn.fingerprint[:16]}  device {fn.device}  "
-                     f"cache {'on' if fn.cache else 'off'}")
+                     f"cache {'on' if fn.cache else 'off'}  on_null {fn.on_null}"
+                     + (f"  fixed batch {fn.fixed_batch}" if fn.fixed_batch else ""))
+        for line in fn.describe_inputs() + fn.describe_outputs():
+            console.info(f"    {line}")
         if fn.description:
             console.info(f"    {fn.description}")
+    for broken in session.registry.broken.values():
+        console.error(f"{broken.name}: cannot be used (models calling it fail):\n"
+                      f"    {broken.message()}")
     console.info(f"onnxruntime {ort.__version__}; providers available: "
                  f"{', '.join(ort.get_available_providers())}")
-    return 0
+    return 1 if session.registry.broken else 0
 
 
 @main.group("cache", context_settings=CONTEXT)

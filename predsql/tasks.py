@@ -14,7 +14,7 @@ from predsql.artifacts import write_compiled_sql, write_manifest, write_run_resu
 from predsql.compiler import CompiledNode, CompiledProject, compile_project
 from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
-from predsql.errors import ExecutionError
+from predsql.errors import CompileError, ExecutionError
 from predsql.interrupts import Interrupt, handle_signals
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
 from predsql.ml import cache
@@ -120,7 +120,29 @@ def _with_tests_of(compiled: CompiledProject, chosen: set[str]) -> set[str]:
     return result
 
 
+def warn_broken_functions(session: Session) -> None:
+    for broken in session.registry.broken.values():
+        session.console.warn(f"ML function {broken.name!r} cannot be used; models calling it "
+                             f"fail: {broken.message()}")
+
+
+def check_broken_calls(session: Session, order: list[str]) -> None:
+    """The first selected node that calls a function which cannot be used."""
+    for uid in order:
+        node = session.compiled.nodes[uid]
+        for name in node.extra.get("ml_broken") or []:
+            error = session.registry.broken[name].error
+            line = next((c["line"] for c in node.extra.get("ml_calls", [])
+                         if c["function"] == name), None)
+            raise CompileError(
+                f"{node.name!r} calls {name}(), which cannot be used: {error.location}: "
+                f"{error.message}", path=node.node.rel_path, line=line,
+                hint=f"{error.hint or 'fix the function'}; or leave {node.name!r} out of the "
+                "selection (--exclude)")
+
+
 def compile_command(session: Session) -> int:
+    warn_broken_functions(session)
     write_compiled_sql(session.compiled)
     con = _open_for_checks(session)
     try:
@@ -132,6 +154,7 @@ def compile_command(session: Session) -> int:
         if con is not None:
             con.close()
     write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
+    check_broken_calls(session, selected(session, "compile"))
     n = len(session.compiled.nodes)
     session.console.info(f"Compiled {events.plural(n, 'node')}; wrote "
                          f"{session.project.target_path}/manifest.json")
@@ -164,6 +187,8 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         catalog = database.RelationCatalog(con)
         session = open_session(options, console, project, catalog.tables())
         order = selected(session, command)
+        if any(session.compiled.nodes[uid].extra.get("ml_broken") for uid in order):
+            warn_broken_functions(session)
         write_compiled_sql(session.compiled)
         write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
         _check_before_running(session, con, order)

@@ -90,11 +90,17 @@ def test_ephemeral_ml_model_is_evaluated_by_its_consumer(proj: Path) -> None:
 
 
 def registry_error(proj: Path, yml: str, files: dict[str, bytes] | None = None) -> str:
-    write(proj, {"functions/score.yml": yml, "models/m.sql": "select 1 as x"})
+    """The error of a broken function: `functions` shows it (exit 1), compiling a model
+    that calls it fails with it (exit 2), and models that do not call it still compile."""
+    write(proj, {"functions/score.yml": yml, "models/m.sql": "select score(a, b, c) as s from t",
+                 "models/other.sql": "select 1 as x"})
     for name, data in (files or {}).items():
         (proj / "functions" / name).write_bytes(data)
+    listing = output(run_cli(proj, "functions", code=1))
+    assert "functions/score.yml" in listing and "cannot be used" in listing
+    run_cli(proj, "compile", "-s", "other")
     err = compile_error(proj)
-    assert "functions/score.yml" in err
+    assert "functions/score.yml" in err and "models/m.sql" in err
     return err
 
 
@@ -143,11 +149,16 @@ def test_output_name_and_index_that_do_not_exist(proj: Path) -> None:
     assert "index 5 is out of range" in err
 
 
-def test_zipmap_output_needs_a_class(proj: Path, tmp_path: Path) -> None:
+def test_zipmap_output_classes(proj: Path, tmp_path: Path) -> None:
     ml_models.logistic(tmp_path / "zm.onnx", k=3, zipmap=True)
-    err = registry_error(proj, one("zm.onnx", "    output: {name: output_probability}\n"),
-                         {"zm.onnx": (tmp_path / "zm.onnx").read_bytes()})
-    assert "ZipMap" in err and "index:" in err
+    (proj / "functions/zm.onnx").write_bytes((tmp_path / "zm.onnx").read_bytes())
+    write(proj, {"functions/score.yml": one("zm.onnx", "    output: {name: output_probability}\n"),
+                 "models/m.sql": "select score(a, b, c) as p from t"})
+    listing = run_cli(proj, "functions").stdout
+    assert "score(FLOAT x 3) -> FLOAT[2]" in listing and "classes 0, 1" in listing
+    run_cli(proj, "run")
+    sums = query(proj / "chk.duckdb", "select min(p[1] + p[2]), max(p[1] + p[2]) from m")
+    assert abs(sums[0][0] - 1) < 1e-5 and abs(sums[0][1] - 1) < 1e-5
     err = registry_error(proj, one("zm.onnx", "    output: {name: output_probability, key: 7}\n"))
     assert "no class 7" in err
 
@@ -165,5 +176,7 @@ def test_model_paths_cannot_leave_the_project(proj: Path, tmp_path: Path, lr_byt
 def test_unknown_registry_key_and_builtin_name(proj: Path) -> None:
     err = registry_error(proj, one("lr.onnx", "    batchsize: 10\n"))
     assert "unknown key `batchsize`" in err and "batch_size" in err
-    err = registry_error(proj, "functions:\n  - name: sqrt\n    model: lr.onnx\n")
-    assert "already a DuckDB function" in err
+    write(proj, {"functions/score.yml": "functions:\n  - name: sqrt\n    model: lr.onnx\n",
+                 "models/m.sql": "select sqrt(a) as r from t"})
+    assert "already a DuckDB function" in output(run_cli(proj, "functions", code=1))
+    run_cli(proj, "run")  # sqrt() stays DuckDB's

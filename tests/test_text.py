@@ -135,5 +135,5 @@ def test_registry_errors_say_what_to_fix(textproj: Path, change: dict, message: 
     entry = {k: v for k, v in entry.items() if v is not None}
     lines = "\n".join(f"    {k}: {json.dumps(v)}" for k, v in entry.items() if k != "name")
     write(textproj, {"functions/text.yml": f"functions:\n  - name: embed\n{lines}\n"})
-    text = output(run_cli(textproj, "functions", code=2))
+    text = output(run_cli(textproj, "functions", code=1))
     assert "functions/text.yml" in text and message in text, text

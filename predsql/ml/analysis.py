@@ -11,6 +11,7 @@ from sqlglot.errors import ParseError
 
 from predsql.compiler import CompiledNode, CompiledProject
 from predsql.errors import CompileError
+from predsql.ml.arguments import ArgumentProblem, call_arguments, uses_named
 from predsql.ml.registry import Registry
 
 CALL_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
@@ -21,6 +22,8 @@ class CallInfo:
     function: str
     line: int | None
     sql: str
+    named: bool = False  # passes named arguments (`f(income := x)`)
+    broken: bool = False  # the function is registered but cannot be used
 
 
 def parse_sql(node: CompiledNode) -> exp.Expression:
@@ -55,14 +58,14 @@ def _mentions(node: CompiledNode, registry: Registry) -> bool:
     """Cheap pre-filter: does the SQL call anything named like an ML function?"""
     for name in CALL_RE.findall(node.compiled_sql):
         lowered = name.lower()
-        if registry.get(lowered) or (registry.functions and registry.suggest(lowered)):
+        if registry.get(lowered) or registry.broken_function(lowered) or registry.suggest(lowered):
             return True
     return False
 
 
 def analyze_node(node: CompiledNode, registry: Registry, builtins: set[str]) -> list[CallInfo]:
     """Static checks of every ML call in one node; returns the calls found."""
-    if not registry.functions or not _mentions(node, registry):
+    if not registry.names() or not _mentions(node, registry):
         return []
     tree = parse_sql(node)
     calls: list[CallInfo] = []
@@ -71,22 +74,25 @@ def analyze_node(node: CompiledNode, registry: Registry, builtins: set[str]) -> 
         line = _source_line(node, name, call.meta.get("line") if call.meta else None)
         fn = registry.get(name)
         if fn is None:
+            if name in builtins:
+                continue
+            if registry.broken_function(name):
+                calls.append(CallInfo(name, line, call.sql(dialect="duckdb"), broken=True))
+                continue
             close = registry.suggest(name)
-            if close and name not in builtins:
+            if close:
                 raise CompileError(
                     f"{node.name!r} calls unknown function {name!r}",
                     path=node.node.rel_path, line=line,
                     hint=f"did you mean the ML function {close!r}? (see `predsql functions`)",
                 )
             continue
-        if len(call.expressions) != fn.arity:
-            raise CompileError(
-                f"{node.name!r} calls {fn.name}() with {len(call.expressions)} arguments; "
-                f"it takes {fn.arity}: {fn.signature()}",
-                path=node.node.rel_path, line=line,
-                hint=f"see {fn.yml_path} and the model's inputs",
-            )
-        calls.append(CallInfo(fn.name, line, call.sql(dialect="duckdb")))
+        try:
+            call_arguments(call, fn)
+        except ArgumentProblem as problem:
+            raise CompileError(f"{node.name!r} {problem.message}", path=node.node.rel_path,
+                               line=line, hint=problem.hint) from None
+        calls.append(CallInfo(fn.name, line, call.sql(dialect="duckdb"), uses_named(call)))
     if calls and node.materialized == "view":
         raise CompileError(
             f"model {node.name!r} calls ML function {calls[0].function!r} but is materialized "
@@ -108,7 +114,7 @@ def duckdb_builtin_names() -> set[str]:
 
 def attach_ml_calls(compiled: CompiledProject, registry: Registry) -> CompiledProject:
     """Record each node's ML calls (and their fingerprints) in `node.extra`."""
-    if not registry.functions:
+    if not registry.names():
         return compiled
     builtins = duckdb_builtin_names()
     nodes = dict(compiled.nodes)
@@ -117,11 +123,14 @@ def attach_ml_calls(compiled: CompiledProject, registry: Registry) -> CompiledPr
             continue
         calls = analyze_node(node, registry, builtins)
         if calls:
-            used = sorted({c.function for c in calls})
+            used = sorted({c.function for c in calls if not c.broken})
             extra = {
                 **node.extra,
                 "ml_calls": [c.__dict__ for c in calls],
                 "ml_functions": {f: registry.functions[f].fingerprint for f in used},
             }
+            broken = sorted({c.function for c in calls if c.broken})
+            if broken:
+                extra["ml_broken"] = broken
             nodes[uid] = replace(node, extra=extra)
     return replace(compiled, nodes=nodes)

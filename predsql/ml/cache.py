@@ -31,11 +31,24 @@ def cache_relation(fn: MlFunction) -> str:
 
 
 def ensure_cache(cursor: duckdb.DuckDBPyConnection, fn: MlFunction) -> None:
+    """Create the function's cache table; recreate it when the function's argument or
+    result types changed (its old entries belong to old fingerprints anyway)."""
     ensure_schema(cursor, CACHE_SCHEMA)
+    wanted = [f"a{i}" for i in range(fn.arity)] + ["result"]
+    types = [*fn.arg_types(), fn.result_type]
+    canonical = cursor.execute(
+        "SELECT " + ", ".join(f"typeof(CAST(NULL AS {t}))" for t in types)).fetchall()[0]
+    existing = cursor.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = ? AND table_catalog = current_database() AND column_name NOT IN "
+        "('fingerprint', 'h', 'created_at') ORDER BY ordinal_position",
+        [CACHE_SCHEMA, fn.name]).fetchall()
+    if existing and existing != list(zip(wanted, canonical)):
+        cursor.execute(f"DROP TABLE {cache_relation(fn)}")
     args = ", ".join(f'"a{i}" {t}' for i, t in enumerate(fn.arg_types()))
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS {cache_relation(fn)} (fingerprint VARCHAR, h UBIGINT, "
-        f"{args}, result {fn.output.sql_type}, created_at TIMESTAMP)")
+        f"{args}, result {fn.result_type}, created_at TIMESTAMP)")
 
 
 def _literal(text: str) -> str:
@@ -186,7 +199,8 @@ def stats(con: duckdb.DuckDBPyConnection, registry: Registry) -> list[dict[str, 
             f"SELECT count(*), count(*) FILTER (WHERE fingerprint = ?) "
             f"FROM {relation(CACHE_SCHEMA, name)}", [current]).fetchall()[0]
         result.append({"function": name, "entries": total, "current_fingerprint": live,
-                       "stale": total - live, "registered": fn is not None})
+                       "stale": total - live,
+                       "registered": fn is not None or name in registry.broken})
     return result
 
 
@@ -196,6 +210,8 @@ def prune(con: duckdb.DuckDBPyConnection, registry: Registry) -> int:
     for name in cache_tables(con):
         fn = registry.functions.get(name)
         table = relation(CACHE_SCHEMA, name)
+        if fn is None and name in registry.broken:
+            continue  # cannot tell its current fingerprint: keep everything until it is fixed
         if fn is None:
             removed += con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             con.execute(f"DROP TABLE {table}")

@@ -11,9 +11,10 @@ from sqlglot import exp
 
 from predsql.compiler import CompiledNode
 from predsql.database import WORK_SCHEMA, ensure_schema, quote
-from predsql.errors import CompileError
+from predsql.errors import CompileError, ExecutionError
 from predsql.ml import cache
 from predsql.ml.analysis import parse_sql
+from predsql.ml.arguments import positional_sql
 from predsql.ml.mapping import FunctionStats, StageStream
 from predsql.ml.plan import Plan, Stage, build_plan
 from predsql.ml.registry import Registry
@@ -29,7 +30,7 @@ def install_stub_macros(cursor: duckdb.DuckDBPyConnection, registry: Registry) -
     for fn in registry.functions.values():
         params = [f"a{i}" for i in range(fn.arity)]
         casts = " OR ".join(f"CAST({p} AS {t}) IS NULL" for p, t in zip(params, fn.arg_types()))
-        body = f"CASE WHEN {casts or 'true'} THEN NULL ELSE CAST(NULL AS {fn.output.sql_type}) END"
+        body = f"CASE WHEN {casts or 'true'} THEN NULL ELSE CAST(NULL AS {fn.result_type}) END"
         cursor.execute(f"CREATE OR REPLACE TEMP MACRO {fn.name}({', '.join(params)}) AS {body}")
 
 
@@ -70,6 +71,7 @@ class MlRows:
         self.runtimes = runtimes
         self.console = console
         self.use_cache = use_cache
+        check_not_broken(node, registry)
         self.run_id = uuid.uuid4().hex[:10]
         self.columns = expected_columns(cursor, node, registry)
         self.plan = make_plan(cursor, node, registry, self.run_id)
@@ -170,12 +172,26 @@ class MlRows:
                     pass
 
 
+def check_not_broken(node: CompiledNode, registry: Registry) -> None:
+    """A model calling a function that cannot be used fails (alone), with that function's error."""
+    for name in node.extra.get("ml_broken") or []:
+        broken = registry.broken_function(name)
+        if broken is not None:
+            error = broken.error
+            raise ExecutionError(
+                f"{node.name!r} ({node.node.rel_path}) calls {name}(), which cannot be used: "
+                f"{error.message}", path=error.path, line=error.line, hint=error.hint)
+
+
 def expected_columns(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
                      registry: Registry) -> list[tuple[str, str]]:
     """The model's output columns as DuckDB itself would name and type them."""
     install_stub_macros(cursor, registry)
+    sql = node.compiled_sql.rstrip().rstrip(";")
+    if any(c.get("named") for c in node.extra.get("ml_calls", [])):
+        sql = positional_sql(parse_sql(node), registry.functions)  # stub macros are positional
     try:
-        rows = cursor.execute(f"DESCRIBE {node.compiled_sql.rstrip().rstrip(';')}").fetchall()
+        rows = cursor.execute(f"DESCRIBE {sql}").fetchall()
     except duckdb.BinderException as exc:
         raise CompileError(
             f"{node.name!r}: the SQL around its ML calls does not bind: {exc}",
@@ -226,6 +242,8 @@ def check_ml_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
     same checks stage by stage."""
     if not node.extra.get("ml_calls") or node.materialized == "ephemeral":
         return
+    if node.extra.get("ml_broken"):
+        return  # the node fails with the function's error when it runs
     try:
         expected_columns(cursor, node, registry)
         plan = make_plan(cursor, node, registry, "check")

@@ -8,33 +8,22 @@ inference. No per-row Python: columns go Arrow -> numpy -> onnxruntime -> Arrow.
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import duckdb
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from predsql.compiler import CompiledNode
 from predsql.errors import ExecutionError, InferenceError
+from predsql.ml.arrays import result_arrow_type, valid_rows
 from predsql.ml.plan import Stage, StageCall
-from predsql.ml.registry import MlFunction, OutputSpec
-from predsql.ml.runtime import RuntimePool, StackedColumns
+from predsql.ml.runtime import RuntimePool, map_batch
 
 READ_BATCH = 131072
-DEDUPE_RATIO = 0.5  # deduplicate when distinct tuples are at most this share of the rows
-NUMPY_TYPES = {"float": np.float32, "double": np.float64, "float16": np.float16,
-               "int64": np.int64, "int32": np.int32, "int16": np.int16, "int8": np.int8,
-               "uint8": np.uint8, "string": object, "bool": np.bool_}
-ARROW_TYPES = {"float": pa.float32(), "double": pa.float64(), "float16": pa.float32(),
-               "int64": pa.int64(), "int32": pa.int32(), "int16": pa.int16(), "int8": pa.int8(),
-               "uint8": pa.uint8(), "string": pa.string(), "bool": pa.bool_()}
 _END = object()
 T = TypeVar("T")
 
@@ -71,64 +60,6 @@ class FunctionStats:
         }
 
 
-def output_arrow_type(out: OutputSpec) -> pa.DataType:
-    scalar = ARROW_TYPES[out.elem]
-    return pa.list_(scalar, out.width) if out.width else scalar
-
-
-def build_feeds(fn: MlFunction, arrays: list[pa.Array]) -> list[Any]:
-    """Inputs for onnxruntime: k columns to stack, or one numpy array per input."""
-    rows = len(arrays[0])
-    if fn.stacked:
-        spec = fn.inputs[0]
-        return [StackedColumns([_to_numpy(a) for a in arrays], NUMPY_TYPES[spec.elem], spec.rank)]
-    feeds = []
-    for spec, array in zip(fn.inputs, arrays):
-        column = _to_numpy(array).astype(NUMPY_TYPES[spec.elem], copy=False)
-        feeds.append(column.reshape(rows, 1) if spec.rank == 2 else column)
-    return feeds
-
-
-def _to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array.to_numpy(zero_copy_only=False)
-
-
-def to_arrow(result: np.ndarray, valid: np.ndarray | None, rows: int, out: OutputSpec) -> pa.Array:
-    dtype = NUMPY_TYPES[out.elem] if out.elem != "float16" else np.float32
-    result = np.asarray(result).astype(dtype, copy=False)
-    if valid is None:
-        full = result
-    else:
-        shape = (rows, out.width) if out.width else (rows,)
-        full = np.full(shape, None, dtype=object) if dtype is object else np.zeros(shape, dtype)
-        full[valid] = result
-    mask = None if valid is None else pa.array(~valid)
-    if out.width:
-        flat = pa.array(full.reshape(-1), type=ARROW_TYPES[out.elem])
-        return pa.FixedSizeListArray.from_arrays(flat, out.width, mask=mask)
-    return pa.array(full, type=ARROW_TYPES[out.elem], mask=None if valid is None else ~valid)
-
-
-def distinct_rows(arrays: list[pa.Array]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(index of the first row of each distinct tuple, inverse), from dictionary codes
-    combined into one int64 key; None when the codes do not fit in one key."""
-    key = np.zeros(len(arrays[0]), dtype=np.int64)
-    radix = 1
-    for array in arrays:
-        encoded = pc.dictionary_encode(array)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        size = len(encoded.dictionary)
-        radix *= max(size, 1)
-        if radix >= 2**62:
-            return None
-        key = key * max(size, 1) + encoded.indices.to_numpy(zero_copy_only=False)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
-
-
 class StageStream:
     """Streams one stage: DuckDB input -> ML map -> Arrow reader for DuckDB."""
 
@@ -143,7 +74,7 @@ class StageStream:
         self.stopped = threading.Event()
         self.read_cursor = cursor.cursor()
         self.bar: Any = None
-        self._dedupe: dict[str, bool] = {}
+        self._dedupe: dict[str, bool | None] = {}
         self.total: int | None = None
         if console is not None and console.shows_progress:
             row = self.read_cursor.execute(f"SELECT count(*) FROM ({stage.input_sql})").fetchall()[0]
@@ -167,7 +98,7 @@ class StageStream:
         except duckdb.Error as exc:
             raise self._read_error(exc) from exc
         fields = [source.schema.field(name) for name in self.stage.passthrough]
-        fields += [pa.field(c.result_column, output_arrow_type(c.fn.output)) for c in self.stage.calls]
+        fields += [pa.field(c.result_column, result_arrow_type(c.fn)) for c in self.stage.calls]
         return pa.RecordBatchReader.from_batches(pa.schema(fields), self._batches(source))
 
     def run(self, action: Callable[[], T]) -> T:
@@ -250,67 +181,28 @@ class StageStream:
     def _call(self, call: StageCall, batch: pa.RecordBatch) -> pa.Array:
         fn = call.fn
         arrays = [batch.column(name) for name in call.arg_columns]
-        rows = batch.num_rows
-        valid = None
-        if any(a.null_count for a in arrays):
-            valid = np.logical_and.reduce([_to_numpy(a.is_valid()) for a in arrays])
+        if fn.on_null == "error":
+            valid, bad = valid_rows(fn, arrays)
+            if valid is not None:
+                raise InferenceError(
+                    f"{self.node.name!r}: {fn.name}() got NULL in argument {bad[0]} "
+                    f"({int(len(valid) - valid.sum())} rows in this batch) and has on_null: error",
+                    path=self.node.node.rel_path,
+                    hint=f"filter the NULLs out, coalesce them, or set on_null: null in "
+                    f"{fn.yml_path}",
+                )
+        mapped = map_batch(self.runtimes.get(fn.name), arrays, self._dedupe.get(call.result_column))
+        self._dedupe[call.result_column] = mapped.deduplicated
         stats = self.stats[fn.name]
-        nulls = 0 if valid is None else int(rows - valid.sum())
-        if nulls and fn.on_null == "error":
-            bad = [i + 1 for i, a in enumerate(arrays) if a.null_count]
-            raise InferenceError(
-                f"{self.node.name!r}: {fn.name}() got NULL in argument {bad[0]} "
-                f"({nulls} rows in this batch) and has on_null: error",
-                path=self.node.node.rel_path,
-                hint=f"filter the NULLs out, coalesce them, or set on_null: null in {fn.yml_path}",
-            )
-        scored = rows - nulls
-        if scored == 0:
-            with stats.lock:
-                stats.rows_null += nulls
-            empty = np.zeros((0, fn.output.width) if fn.output.width else (0,))
-            return to_arrow(empty, np.zeros(rows, dtype=bool), rows, fn.output)
-        runtime = self.runtimes.get(fn.name)
-        if valid is not None:
-            arrays = [a.filter(pa.array(valid)) for a in arrays]
-        unique = self._distinct(call, arrays, scored)
-        if unique is not None:
-            first, inverse = unique
-            arrays = [a.take(pa.array(first)) for a in arrays]
-        feeds = build_feeds(fn, arrays)
-        started = time.perf_counter()
-        info: dict[str, int] = {}
-        if hasattr(runtime, "predict_with_info"):  # text functions also count truncations
-            result, info = runtime.predict_with_info(feeds)
-        else:
-            result = runtime.predict(feeds)
-        elapsed = time.perf_counter() - started
-        sent = len(result)
-        if unique is not None:
-            result = result[inverse]
-        nan = int(np.isnan(result).sum()) if result.dtype.kind == "f" else 0
         with stats.lock:
-            stats.rows_inferred += sent
-            stats.distinct_tuples += sent if unique is not None else scored
-            stats.rows_null += nulls
-            stats.batches += math.ceil(sent / runtime.batch_size)
-            stats.seconds += elapsed
-            stats.nan_outputs += nan
-            stats.truncated_rows += info.get("truncated_rows", 0)
-        return to_arrow(result, valid, rows, fn.output)
-
-    def _distinct(self, call: StageCall, arrays: list[pa.Array],
-                  rows: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Deduplicate argument tuples when the first batch shows they repeat a lot
-        (e.g. categorical inputs); with mostly distinct tuples it is pure overhead."""
-        decision = self._dedupe.get(call.result_column)
-        if decision is False:
-            return None
-        unique = distinct_rows(arrays)
-        if decision is None:
-            decision = unique is not None and len(unique[0]) <= DEDUPE_RATIO * rows
-            self._dedupe[call.result_column] = decision
-        return unique if decision else None
+            stats.rows_inferred += mapped.rows_inferred
+            stats.distinct_tuples += mapped.distinct_tuples
+            stats.rows_null += mapped.rows_null
+            stats.batches += mapped.batches
+            stats.seconds += mapped.seconds
+            stats.nan_outputs += mapped.nan_outputs
+            stats.truncated_rows += mapped.truncated_rows
+        return mapped.column
 
     def _read_error(self, exc: BaseException) -> BaseException:
         if not isinstance(exc, duckdb.ConversionException):

@@ -1,25 +1,20 @@
-"""Reading ONNX files safely: confinement, LFS pointers, external data, ZipMap."""
+"""Reading ONNX files safely: confinement, LFS pointers, external data, ZipMap, locales."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
 
 from predsql.errors import RegistryError
+from predsql.ml.specs import ZipMapInfo
 
 LFS_MAGIC = b"version https://git-lfs"
-
-
-@dataclass(frozen=True)
-class ZipMapInfo:
-    """A scikit-learn ZipMap output replaced by the tensor feeding it."""
-
-    output: str  # the ZipMap's (sequence of maps) output name
-    tensor: str  # its input: the [N, classes] probability tensor
-    labels: tuple[str, ...]
+DEFAULT_LOCALE = "en_US.UTF-8"  # what onnxruntime's StringNormalizer uses when none is named
+BUILTIN_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "com.microsoft.nchwc",
+                             "ai.onnx.training", "ai.onnx.preview.training",
+                             "com.ms.internal.nhwc"})
 
 
 def confined_path(root: Path, base: Path, relative: str, what: str, yml: Path) -> Path:
@@ -70,12 +65,72 @@ def read_model(root: Path, model_path: Path, yml: Path) -> tuple[bytes, onnx.Mod
     return data, model
 
 
-def _check_external_data(root: Path, model_path: Path, model: onnx.ModelProto, yml: Path) -> None:
+def external_files(model: onnx.ModelProto) -> list[str]:
+    """The external data files the model's initializers name (relative to the model)."""
+    files: list[str] = []
     for tensor in model.graph.initializer:
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        confined_path(root, model_path.parent, location, "external data file", yml)
+        if location not in files:
+            files.append(location)
+    return files
+
+
+def _check_external_data(root: Path, model_path: Path, model: onnx.ModelProto, yml: Path) -> None:
+    for location in external_files(model):
+        path = confined_path(root, model_path.parent, location, "external data file", yml)
+        if not path.is_file():
+            raise RegistryError(
+                f"model file {model_path.name} keeps its weights in the external data file "
+                f"{location!r}, which does not exist next to it",
+                path=yml, hint=f"copy {location} into {model_path.parent.relative_to(root.resolve())}"
+                " (onnx.save_model(..., save_as_external_data=True) writes it beside the model)",
+            )
+
+
+def string_normalizer_locales(model: onnx.ModelProto) -> list[str]:
+    """Locales the model's StringNormalizer nodes ask for (onnxruntime's default: en_US.UTF-8)."""
+    locales = []
+    for node in model.graph.node:
+        if node.op_type == "StringNormalizer":
+            value = next((a.s.decode() for a in node.attribute if a.name == "locale"), "")
+            locales.append(value or DEFAULT_LOCALE)
+    return locales
+
+
+def set_locale(model: onnx.ModelProto, locale: str) -> None:
+    for node in model.graph.node:
+        if node.op_type != "StringNormalizer":
+            continue
+        for attr in list(node.attribute):
+            if attr.name == "locale":
+                node.attribute.remove(attr)
+        node.attribute.append(onnx.helper.make_attribute("locale", locale))
+
+
+def custom_domains(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """Operator domains onnxruntime does not implement itself -> the ops used from each."""
+    found: dict[str, list[str]] = {}
+    local = {f.domain for f in model.functions}  # functions the model defines itself
+    for node in model.graph.node:
+        if node.domain in BUILTIN_DOMAINS or node.domain in local:
+            continue
+        if node.op_type not in found.get(node.domain, []):
+            found.setdefault(node.domain, []).append(node.op_type)
+    return found
+
+
+def session_bytes(data: bytes, zipmaps: tuple[ZipMapInfo, ...], locale: str | None) -> bytes:
+    """The bytes onnxruntime loads: ZipMap tensors exposed, the locale replaced."""
+    if not zipmaps and not locale:
+        return data
+    model = onnx.load_from_string(data)
+    if zipmaps:
+        expose_zipmaps(model)
+    if locale:
+        set_locale(model, locale)
+    return model.SerializeToString()
 
 
 def expose_zipmaps(model: onnx.ModelProto) -> dict[str, ZipMapInfo]:

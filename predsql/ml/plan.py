@@ -22,6 +22,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from predsql.errors import CompileError
+from predsql.ml.arguments import ArgumentProblem, call_arguments
 from predsql.ml.registry import MlFunction, Registry
 from predsql.text.config import blank_as_null
 
@@ -30,6 +31,10 @@ MAP_ALIAS = "__m"
 
 @dataclass(frozen=True)
 class StageCall:
+    """One distinct ML call of a stage: its arguments arrive as the input query's columns
+    `arg_columns` (in the model's order, cast to its input types; NULL -> NaN for
+    on_null: nan), its result leaves as `result_column` (a STRUCT for `outputs:`)."""
+
     fn: MlFunction
     arg_columns: tuple[str, ...]
     result_column: str
@@ -212,6 +217,24 @@ def _input_query(
     return query
 
 
+def _arguments(call: exp.Anonymous, fn: MlFunction, path: str) -> list[exp.Expression]:
+    try:
+        return call_arguments(call, fn)
+    except ArgumentProblem as problem:
+        raise CompileError(problem.message, path=path, hint=problem.hint) from None
+
+
+def _cast(arg: exp.Expression, fn: MlFunction, sql_type: str) -> exp.Expression:
+    to = exp.DataType.build(sql_type, dialect="duckdb")
+    cast = exp.Cast(this=arg.copy(), to=to)
+    if fn.text is not None:  # blank text follows the NULL rules
+        return blank_as_null(cast)
+    if not fn.nan_for_null(sql_type):
+        return cast
+    nan = exp.Cast(this=exp.Literal.string("NaN"), to=to.copy())
+    return exp.Coalesce(this=cast, expressions=[nan])
+
+
 def _map_scope(
     select: exp.Select,
     calls: list[exp.Anonymous],
@@ -257,13 +280,10 @@ def _map_scope(
             fn = registry.get(str(call.this))
             assert fn is not None
             arg_names = []
-            for arg, sql_type in zip(call.expressions, fn.arg_types()):
+            for arg, sql_type in zip(_arguments(call, fn, path), fn.arg_types()):
                 name = f"__a{counter}"
                 counter += 1
-                cast = exp.Cast(this=arg.copy(), to=exp.DataType.build(sql_type, dialect="duckdb"))
-                if fn.text is not None:  # blank text follows the NULL rules
-                    cast = blank_as_null(cast)
-                projections.append(exp.alias_(cast, name, quoted=True))
+                projections.append(exp.alias_(_cast(arg, fn, sql_type), name, quoted=True))
                 probes.append(exp.alias_(arg.copy(), name, quoted=True))
                 arg_names.append(name)
             result = f"__r{counter}"

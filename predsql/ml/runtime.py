@@ -1,4 +1,13 @@
-"""onnxruntime sessions: device choice, one session per function per run, sub-batching.
+"""onnxruntime sessions and the batch boundary every executor uses.
+
+The boundary: `FunctionRuntime.map_batch(arrays)` takes the Arrow argument
+arrays of one batch (one per SQL argument, in call order, already cast to the
+input types) and returns a `MappedBatch`: the call's result column as one
+Arrow array (a STRUCT for functions with `outputs:`), plus counters. All of a
+function's outputs come from one `session.run`. `BatchMapper` wraps it in a
+picklable object (an `MlFunction` and a device), so an executor can run the
+same code in another process or on another machine: the session is created
+where the mapper runs, on first use.
 
 On CPU the fastest setting measured here is one session with one intra-op
 thread shared by one Python worker per core, each running sub-batches of a few
@@ -10,18 +19,37 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from predsql.errors import ExecutionError
-from predsql.ml.registry import MlFunction, Registry
+from predsql.ml import load_errors
+from predsql.ml.arrays import (
+    Feed,
+    StackedColumns,
+    build_feeds,
+    count_nan,
+    distinct_rows,
+    empty_results,
+    result_array,
+    valid_rows,
+)
+from predsql.ml.model_info import session_options
+from predsql.ml.specs import MlFunction
 
 CPU_BATCH = 2048
 CUDA_BATCH = 65536
+DEDUPE_RATIO = 0.5  # deduplicate when distinct tuples are at most this share of the rows
+
+__all__ = ["BatchMapper", "FunctionRuntime", "MappedBatch", "RuntimePool", "StackedColumns",
+           "create_runtime", "map_batch"]
 
 
 def available_cores() -> int:
@@ -31,28 +59,27 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _session_options(threads: int) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return options
-
-
 _CUDA_LOCK = threading.Lock()
 _cuda_usable: bool | None = None
 
 
-def _cuda_session(fn: MlFunction) -> ort.InferenceSession | None:
+def _options(fn: MlFunction, threads: int) -> ort.SessionOptions:
+    return session_options(threads, fn.custom_ops,
+                           fn.model_path.parent if fn.external_data else None)
+
+
+def _cuda_session(fn: MlFunction, model_bytes: bytes | None = None) -> ort.InferenceSession | None:
     """A CUDA session, or None when onnxruntime cannot create one here."""
     global _cuda_usable
     if "CUDAExecutionProvider" not in ort.get_available_providers() or _cuda_usable is False:
         return None
+    if model_bytes is None:
+        model_bytes = fn.load_model_bytes()
     with _CUDA_LOCK:
         ort.set_default_logger_severity(4)  # a failed CUDA probe would print library errors
         try:
             session = ort.InferenceSession(
-                fn.model_bytes, _session_options(1),
+                model_bytes, _options(fn, 1),
                 providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
             )
         except Exception:  # the CUDA libraries are missing or no GPU is present
@@ -66,26 +93,35 @@ def _cuda_session(fn: MlFunction) -> ort.InferenceSession | None:
     return session
 
 
+def _cpu_session(fn: MlFunction, model_bytes: bytes) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(model_bytes, _options(fn, 1),
+                                    providers=["CPUExecutionProvider"])
+    except Exception as exc:  # the machine that runs lacks what the model needs
+        import onnx
+
+        try:
+            model = onnx.load_from_string(model_bytes)
+        except Exception:
+            model = None
+        message, hint = load_errors.explain(exc, model, fn.model_path.name)
+        raise ExecutionError(f"function {fn.name!r}: {message}", path=fn.yml_path,
+                             hint=hint) from exc
+
+
 @dataclass(frozen=True)
-class StackedColumns:
-    """k columns fed to one [N, k] input; stacked per sub-batch, so the strided
-    writes stay in the CPU cache and run on the worker threads."""
+class MappedBatch:
+    """What `map_batch` returns: the result column and what it cost."""
 
-    columns: list[np.ndarray]
-    dtype: Any
-    rank: int
-
-    def __len__(self) -> int:
-        return len(self.columns[0])
-
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        matrix = np.empty((stop - start, len(self.columns)), dtype=self.dtype)
-        for j, column in enumerate(self.columns):
-            matrix[:, j] = column[start:stop]
-        return matrix if self.rank == 2 else matrix.reshape(-1)
-
-
-Feed = np.ndarray | StackedColumns
+    column: pa.Array  # one value per input row; NULL where an argument was NULL
+    rows_inferred: int  # rows sent to the model (after deduplication)
+    rows_null: int
+    distinct_tuples: int
+    batches: int  # onnxruntime calls
+    seconds: float  # time in onnxruntime
+    nan_outputs: int
+    deduplicated: bool | None  # the dedupe decision for the next batches (None: undecided)
+    truncated_rows: int = 0  # text functions: texts cut to max_length
 
 
 @dataclass
@@ -98,8 +134,9 @@ class FunctionRuntime:
     pool: ThreadPoolExecutor | None
     run_options: ort.RunOptions = field(default_factory=ort.RunOptions)
 
-    def predict(self, feeds: list[Feed]) -> np.ndarray:
-        """Run the model on `feeds` (one per ONNX input, same row count)."""
+    def predict(self, feeds: list[Feed]) -> list[np.ndarray]:
+        """Run the model on `feeds` (one per ONNX input, same row count); one array per
+        declared output, all from the same onnxruntime calls."""
         n = len(feeds[0])
         if n == 0:
             raise ValueError("predict() needs at least one row")
@@ -109,24 +146,38 @@ class FunctionRuntime:
         else:
             parts = list(self.pool.map(
                 lambda s: self._run(feeds, s, min(s + self.batch_size, n)), starts))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        if len(parts) == 1:
+            return parts[0]
+        return [np.concatenate([p[i] for p in parts], axis=0) for i in range(len(parts[0]))]
 
-    def _run(self, feeds: list[Feed], start: int, stop: int) -> np.ndarray:
+    def _run(self, feeds: list[Feed], start: int, stop: int) -> list[np.ndarray]:
         inputs = {
             spec.name: feed.rows(start, stop) if isinstance(feed, StackedColumns)
             else feed[start:stop]
             for spec, feed in zip(self.fn.inputs, feeds)
         }
-        (raw,) = self.session.run([self.fn.output.tensor], inputs, self.run_options)
-        return self._select(np.asarray(raw))
+        rows = stop - start
+        fixed = self.fn.fixed_batch
+        if fixed is not None and rows < fixed:  # pad the last call to the model's batch size
+            inputs = {k: np.concatenate([v, np.repeat(v[-1:], fixed - rows, axis=0)])
+                      for k, v in inputs.items()}
+        fetches = self.fn.fetches
+        raw = self.session.run(list(fetches), inputs, self.run_options)
+        tensors = {name: np.asarray(value) for name, value in zip(fetches, raw)}
+        return [self._select(tensors[out.tensor], out, rows) for out in self.fn.outputs]
 
-    def _select(self, raw: np.ndarray) -> np.ndarray:
-        out = self.fn.output
+    @staticmethod
+    def _select(raw: np.ndarray, out: Any, rows: int) -> np.ndarray:
+        if len(raw) != rows:
+            raw = raw[:rows]
         if out.index is not None:
-            return raw.reshape(len(raw), -1)[:, out.index]
+            return raw.reshape(rows, -1)[:, out.index]
         if out.width is None:
-            return raw.reshape(len(raw))
-        return raw.reshape(len(raw), out.width)
+            return raw.reshape(rows)
+        return raw.reshape(rows, out.width)
+
+    def map_batch(self, arrays: list[pa.Array], dedupe: bool | None = False) -> MappedBatch:
+        return map_batch(self, arrays, dedupe)
 
     def terminate(self) -> None:
         """Make running and later onnxruntime calls of this function fail at once."""
@@ -137,15 +188,70 @@ class FunctionRuntime:
             self.pool.shutdown(wait=False)
 
 
-def create_runtime(fn: MlFunction, device_override: str | None = None) -> FunctionRuntime:
+def _predict(runtime: Any, feeds: list[Feed]) -> tuple[list[np.ndarray], int]:
+    """Every output of one inference pass, and the texts truncated (text functions)."""
+    if hasattr(runtime, "predict_with_info"):  # a text runtime: one output, and truncations
+        result, info = runtime.predict_with_info(feeds)
+        return [result], int(info.get("truncated_rows", 0))
+    return runtime.predict(feeds), 0
+
+
+def map_batch(runtime: Any, arrays: list[pa.Array], dedupe: bool | None = False) -> MappedBatch:
+    """The batch boundary: Arrow argument arrays in, the result column out, on any runtime
+    (`FunctionRuntime`, or a text function's runtime).
+
+    `dedupe`: True sends each distinct argument tuple once; None decides from this
+    batch (the decision is returned in `deduplicated`); False never deduplicates."""
+    fn = runtime.fn
+    rows = len(arrays[0])
+    if fn.on_null == "nan":
+        arrays = [pc.fill_null(a, float("nan")) if a.null_count and fn.nan_for_null(t) else a
+                  for a, t in zip(arrays, fn.arg_types())]
+    valid, _ = valid_rows(fn, arrays)
+    nulls = 0 if valid is None else int(rows - valid.sum())
+    if rows - nulls == 0:
+        column = result_array(fn, empty_results(fn), np.zeros(rows, dtype=bool), rows)
+        return MappedBatch(column, 0, nulls, 0, 0, 0.0, 0, dedupe)
+    if valid is not None:
+        mask = pa.array(valid)
+        arrays = [a.filter(mask) for a in arrays]
+    unique = None
+    if dedupe is not False:
+        unique = distinct_rows(arrays)
+        if dedupe is None:
+            dedupe = unique is not None and len(unique[0]) <= DEDUPE_RATIO * (rows - nulls)
+        unique = unique if dedupe else None
+    if unique is not None:
+        arrays = [a.take(pa.array(unique[0])) for a in arrays]
+    started = time.perf_counter()
+    results, truncated = _predict(runtime, build_feeds(fn, arrays))
+    seconds = time.perf_counter() - started
+    sent = len(results[0])
+    if unique is not None:
+        results = [r[unique[1]] for r in results]
+    return MappedBatch(
+        column=result_array(fn, results, valid, rows),
+        rows_inferred=sent, rows_null=nulls,
+        distinct_tuples=sent if unique is not None else rows - nulls,
+        batches=-(-sent // runtime.batch_size), seconds=seconds,
+        nan_outputs=count_nan(fn, results), deduplicated=bool(dedupe),
+        truncated_rows=truncated)
+
+
+def create_runtime(fn: MlFunction, device_override: str | None = None,
+                   model_bytes: bytes | None = None) -> FunctionRuntime:
+    """A runtime for `fn` in this process. `model_bytes` (from `fn.load_model_bytes()`)
+    lets a remote worker run a model whose file it cannot read."""
+    data = model_bytes if model_bytes is not None else fn.load_model_bytes()
     device = device_override or fn.device
+    batch = fn.fixed_batch
     if device in ("cuda", "auto"):
-        session = _cuda_session(fn)
+        session = _cuda_session(fn, data)
         if session is not None:
             if fn.text is not None:
                 return _text(fn, session, "CUDAExecutionProvider", 1)
             return FunctionRuntime(fn, session, "CUDAExecutionProvider",
-                                   fn.batch_size or CUDA_BATCH, 1, None)
+                                   batch or fn.batch_size or CUDA_BATCH, 1, None)
         if device == "cuda":
             raise ExecutionError(
                 f"function {fn.name!r} asks for device: cuda, but onnxruntime cannot create a "
@@ -155,13 +261,11 @@ def create_runtime(fn: MlFunction, device_override: str | None = None) -> Functi
                 "GPU, or use device: auto / cpu",
             )
     workers = int(fn.threads or available_cores())
-    session = ort.InferenceSession(
-        fn.model_bytes, _session_options(1), providers=["CPUExecutionProvider"]
-    )
+    session = _cpu_session(fn, data)
     if fn.text is not None:
         return _text(fn, session, "CPUExecutionProvider", workers)
     pool = ThreadPoolExecutor(workers, thread_name_prefix=f"ort-{fn.name}") if workers > 1 else None
-    return FunctionRuntime(fn, session, "CPUExecutionProvider", fn.batch_size or CPU_BATCH,
+    return FunctionRuntime(fn, session, "CPUExecutionProvider", batch or fn.batch_size or CPU_BATCH,
                            workers, pool)
 
 
@@ -172,10 +276,43 @@ def _text(fn: MlFunction, session: ort.InferenceSession, provider: str, workers:
     return text_runtime(fn, session, provider, workers)
 
 
+class BatchMapper:
+    """A picklable `map_batch`: ship it to another process (e.g. a Ray actor) with the
+    function; the onnxruntime session is created there on the first batch."""
+
+    def __init__(self, fn: MlFunction, device: str | None = None,
+                 model_bytes: bytes | None = None) -> None:
+        self.fn = fn
+        self.device = device
+        self.model_bytes = model_bytes
+        self._runtime: FunctionRuntime | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"fn": self.fn, "device": self.device, "model_bytes": self.model_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["fn"], state["device"], state["model_bytes"])  # type: ignore[misc]
+
+    @property
+    def runtime(self) -> FunctionRuntime:
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = create_runtime(self.fn, self.device, self.model_bytes)
+            return self._runtime
+
+    def __call__(self, arrays: list[pa.Array], dedupe: bool | None = False) -> MappedBatch:
+        return map_batch(self.runtime, arrays, dedupe)
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
 class RuntimePool:
     """One runtime per function per run, created on first use, shared by threads."""
 
-    def __init__(self, registry: Registry, device: str | None = None, console: Any = None) -> None:
+    def __init__(self, registry: Any, device: str | None = None, console: Any = None) -> None:
         self.registry = registry
         self.device = device
         self.console = console
