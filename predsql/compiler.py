@@ -5,15 +5,18 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from predsql.configs import merge_into, tree_config
-from predsql.errors import CompileError, ProjectError
+from predsql.dbt.adapter import Database
+from predsql.dbt.relation import Relation
+from predsql.errors import CompileError, PredsqlError, ProjectError
 from predsql.graph import Graph, build_graph
 from predsql.nodes import Node, Properties, Source, discover_nodes, read_properties
 from predsql.project import Project
-from predsql.rendering import Renderer, RenderState
+from predsql.rendering import Renderer, RenderState, model_context
 
 EPHEMERAL_PREFIX = "__dbt__cte__"
 MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
@@ -67,6 +70,10 @@ class CompiledProject:
     nodes: dict[str, CompiledNode]
     graph: Graph
     notes: tuple[str, ...] = ()
+    # how nodes that looked at the database are compiled again just before they run
+    recompilers: dict[str, Callable[[CompiledNode], CompiledNode]] = field(
+        default_factory=dict, compare=False, repr=False)
+    renderer: Any = field(default=None, compare=False, repr=False)
 
     def by_name(self, name: str) -> CompiledNode | None:
         for node in self.nodes.values():
@@ -83,22 +90,36 @@ class CompiledProject:
 
 
 def schema_for(project: Project, config: dict[str, Any]) -> str:
+    """dbt's default generate_schema_name (used before the macros are known)."""
     custom = config.get("schema")
     base = project.target.schema
-    return f"{base}_{custom}" if custom else base
+    return f"{base}_{str(custom).strip()}" if custom else base
+
+
+def default_relation(project: Project, node: Node) -> tuple[str, str]:
+    return schema_for(project, node.config), str(node.config.get("alias") or node.name)
 
 
 def base_config(project: Project, node: Node) -> dict[str, Any]:
     tree = {"model": project.models_config, "seed": project.seeds_config}.get(
         node.resource_type, project.tests_config
     )
-    config = tree_config(tree, node.fqn)
+    package = node.fqn[0] if node.fqn else project.name
+    config: dict[str, Any] = {}
+    if package != project.name:
+        for candidate in project.packages:
+            if candidate.name == package:
+                key = {"model": "models", "seed": "seeds"}.get(node.resource_type, "data_tests")
+                own = candidate.config.get(key) or (candidate.config.get("tests")
+                                                    if key == "data_tests" else None)
+                config = tree_config(dict(own or {}), node.fqn)
+    merge_into(config, tree_config(tree, node.fqn))
     merge_into(config, node.config)
     return config
 
 
-def incremental_check(project: Project, tables: frozenset[tuple[str, str]],
-                      full_refresh: bool):
+def incremental_check(tables: frozenset[tuple[str, str]], full_refresh: bool,
+                      relation_of: Callable[[Node], tuple[str, str]]) -> Callable[[Node], bool]:
     """is_incremental(): an incremental model whose table exists, without a full refresh."""
 
     def check(node: Node) -> bool:
@@ -106,8 +127,7 @@ def incremental_check(project: Project, tables: frozenset[tuple[str, str]],
             return False
         if full_refresh and node.config.get("full_refresh") is not False:
             return False
-        alias = str(node.config.get("alias") or node.name)
-        return (schema_for(project, node.config), alias) in tables
+        return relation_of(node) in tables
 
     return check
 
@@ -116,28 +136,44 @@ def compile_project(
     project: Project,
     tables: frozenset[tuple[str, str]] = frozenset(),
     full_refresh: bool = False,
+    *,
+    db: Database | None = None,
+    log: Callable[[str, bool], None] | None = None,
+    flags: dict[str, Any] | None = None,
 ) -> CompiledProject:
-    """`tables`: the (schema, name) of the tables that exist now, for is_incremental()."""
+    """`tables`: the (schema, name) of the tables that exist now, for is_incremental();
+    `db`: the connection macros may introspect while compiling (none: they see nothing)."""
     props = read_properties(project)
     nodes = [replace(n, config=base_config(project, n)) for n in discover_nodes(project, props)]
     by_name = {n.name: n for n in nodes if n.resource_type != "test"}
+    names: dict[str, tuple[str, str]] = {}
 
-    state = RenderState(
-        project,
-        props,
-        resolve_ref=lambda name: f'"__ref__"."{name}"',
-        relation_of=lambda n: (schema_for(project, n.config), str(n.config.get("alias") or n.name)),
-        incremental=incremental_check(project, tables, full_refresh),
-    )
-    renderer = Renderer(project, props, state)
+    def relation_of(node: Node) -> tuple[str, str]:
+        return names.get(node.unique_id) or default_relation(project, node)
 
+    def parse_ref(name: str) -> Relation:
+        target = by_name.get(name)
+        if target is None:
+            return state.relation("__ref__", name)
+        return state.relation(*relation_of(target))
+
+    state = RenderState(project, props, resolve_ref=parse_ref, relation_of=relation_of,
+                        incremental=incremental_check(tables, full_refresh, relation_of))
+    state.full_refresh = full_refresh
+    renderer = Renderer(project, props, state, db=db, log=log, flags=flags)
+
+    state.parsing = True
     parsed: list[tuple[Node, Any]] = []
-    for node in nodes:
-        if node.resource_type == "seed":
-            parsed.append((node, None))
-            continue
-        _, capture = renderer.render(node)
-        parsed.append((replace(node, config=merge_into(dict(node.config), capture.config)), capture))
+    try:
+        for node in nodes:
+            if node.resource_type == "seed":
+                parsed.append((node, None))
+                continue
+            _, capture = renderer.render(node)
+            parsed.append((replace(node, config=merge_into(dict(node.config), capture.config)),
+                           capture))
+    finally:
+        state.parsing = False
 
     enabled = [(n, c) for n, c in parsed if n.config.get("enabled", True) not in (False, "false")]
     nodes_by_name = {n.name: n for n, _ in enabled if n.resource_type != "test"}
@@ -146,51 +182,119 @@ def compile_project(
         for ref in capture.refs if capture else []:
             if ref not in nodes_by_name:
                 raise _missing_ref(node, ref, list(nodes_by_name), ref in by_name)
+    by_name = nodes_by_name
+    names.update(relation_names(renderer, [n for n, _ in enabled]))
+    renderer.graph["nodes"].update(_flat_graph(enabled, relation_of))
 
-    compiled = _compile_pass(project, props, renderer, state, enabled, nodes_by_name)
+    compiled = _compile_pass(renderer, state, enabled, nodes_by_name, relation_of)
     paths = {uid: c.node.rel_path for uid, c in compiled.items()}
     graph = build_graph({uid: c.depends_on for uid, c in compiled.items()}, paths)
     compiled = _inline_ephemerals(compiled, graph)
     from predsql.generic_tests import add_generic_tests  # tests build on compiled nodes
     from predsql.unit_tests import add_unit_tests
 
-    result = add_generic_tests(CompiledProject(project, props, compiled, graph), renderer)
+    result = CompiledProject(project, props, compiled, graph, renderer=renderer,
+                             recompilers=_model_recompilers(compiled, renderer, nodes_by_name))
+    result = add_generic_tests(result, renderer)
     result = add_unit_tests(result, renderer)
     paths = {uid: c.node.rel_path for uid, c in result.nodes.items()}
     graph = build_graph({uid: c.depends_on for uid, c in result.nodes.items()}, paths)
     return replace(result, graph=graph)
 
 
+NAME_MACROS = (("schema", "generate_schema_name"), ("alias", "generate_alias_name"))
+
+
+def relation_names(renderer: Renderer, nodes: list[Node]) -> dict[str, tuple[str, str]]:
+    """(schema, alias) of every model and seed, from generate_schema_name and
+    generate_alias_name (the project's or a package's override, else dbt's default)."""
+    names: dict[str, tuple[str, str]] = {}
+    state = renderer.state
+    state.parsing = True
+    try:
+        for node in nodes:
+            if node.resource_type not in ("model", "seed", "snapshot"):
+                continue
+            space = renderer.namespace(node.fqn[0])
+            values = []
+            for key, macro_name in NAME_MACROS:
+                macro = space.lookup(macro_name)
+                value = renderer.call_macro(macro, node.config.get(key),
+                                            model_context(node), node=node,
+                                            path=node.rel_path)
+                values.append(str(value).strip())
+            _check_database(renderer, node, space)
+            names[node.unique_id] = (values[0], values[1])
+    finally:
+        state.parsing = False
+    return names
+
+
+def _check_database(renderer: Renderer, node: Node, space: Any) -> None:
+    custom = node.config.get("database")
+    if custom is None and renderer.macros.find("generate_database_name") is None:
+        return
+    macro = space.lookup("generate_database_name")
+    value = str(renderer.call_macro(macro, custom, model_context(node), node=node,
+                                    path=node.rel_path)).strip()
+    target = str(renderer.project.target.as_context()["database"])
+    if value and value != target:
+        raise CompileError(
+            f"{node.resource_type} {node.name!r} is placed in database {value!r}; predsql "
+            f"builds every relation in the target database {target!r}",
+            path=node.rel_path, hint="remove the `database` config (or its override)")
+
+
+def _flat_graph(enabled: list[tuple[Node, Any]],
+                relation_of: Callable[[Node], tuple[str, str]]) -> dict[str, Any]:
+    """`graph.nodes` for macros: what dbt's flat graph holds about each node."""
+    flat = {}
+    for node, capture in enabled:
+        entry = model_context(node, relation_of(node))
+        entry["depends_on"] = {"nodes": [], "macros": []}
+        entry["refs"] = [{"name": r} for r in (capture.refs if capture else [])]
+        entry["sources"] = [list(s) for s in (capture.sources if capture else [])]
+        flat[node.unique_id] = entry
+    return flat
+
+
 def _compile_pass(
-    project: Project,
-    props: Properties,
     renderer: Renderer,
     state: RenderState,
     enabled: list[tuple[Node, Any]],
     nodes_by_name: dict[str, Node],
+    relation_of: Callable[[Node], tuple[str, str]],
 ) -> dict[str, CompiledNode]:
-    def relation_of(node: Node) -> tuple[str, str]:
-        return schema_for(project, node.config), str(node.config.get("alias") or node.name)
+    props = state.props
 
-    def resolve_ref(name: str) -> str:
+    def resolve_ref(name: str) -> Relation:
         target = nodes_by_name[name]
         if target.materialized == "ephemeral":
-            return f"{EPHEMERAL_PREFIX}{name}"
-        schema, alias = relation_of(target)
-        return f'"{schema}"."{alias}"'
+            return Relation(identifier=f"{EPHEMERAL_PREFIX}{name}", type="cte")
+        return state.relation(*relation_of(target),
+                              "view" if target.materialized == "view" else "table")
 
     state.resolve_ref = resolve_ref
-    state.relation_of = relation_of
     compiled: dict[str, CompiledNode] = {}
-    for node, _ in enabled:
+    for node, parse_capture in enabled:
         schema, alias = relation_of(node)
         if node.resource_type == "seed":
             compiled[node.unique_id] = CompiledNode(
                 node, node.config, schema, alias, checksum=_file_checksum(node)
             )
             continue
-        sql, capture = renderer.render(node)
-        depends = [nodes_by_name[r].unique_id for r in capture.refs]
+        error: PredsqlError | None = None
+        try:
+            sql, capture = renderer.render(node)
+        except PredsqlError as exc:
+            sql, capture, error = "", parse_capture, exc
+        depends = [nodes_by_name[r].unique_id for r in capture.refs if r in nodes_by_name]
+        extra = _extra(node, [props.sources[s].unique_id for s in capture.sources
+                              if s in props.sources], depends, state.incremental(node))
+        if error is not None:
+            extra["compile_error"] = error.format()
+        if capture.introspected or (error is not None and renderer.last_introspected):
+            extra["introspective"] = True
         compiled[node.unique_id] = CompiledNode(
             node,
             node.config,
@@ -202,10 +306,46 @@ def _compile_pass(
             sources=tuple(capture.sources),
             depends_on=tuple(dict.fromkeys(depends)),
             checksum=_checksum(sql, node.config),
-            extra=_extra(node, [props.sources[s].unique_id for s in capture.sources], depends,
-                         state.incremental(node)),
+            extra=extra,
         )
     return compiled
+
+
+def _model_recompilers(compiled: dict[str, CompiledNode], renderer: Renderer,
+                       nodes_by_name: dict[str, Node]) -> dict[str, Callable[[CompiledNode], CompiledNode]]:
+    """A node that looked at the database (or failed to compile because of what it
+    saw) is compiled again when it runs, after its parents were built."""
+
+    def recompile(node: CompiledNode) -> CompiledNode:
+        sql, _ = renderer.render(node.node)
+        extra = {k: v for k, v in node.extra.items() if k != "compile_error"}
+        updated = replace(node, rendered_sql=sql, compiled_sql=sql, extra=extra)
+        ctes = [(f"{EPHEMERAL_PREFIX}{dep.name}", strip_sql(dep.compiled_sql))
+                for dep in (compiled[d] for d in node.depends_on if d in compiled)
+                if dep.materialized == "ephemeral"]
+        if ctes:
+            updated = replace(updated, compiled_sql=wrap_with_ctes(sql, ctes))
+        return updated
+
+    return {uid: recompile for uid, node in compiled.items() if node.extra.get("introspective")}
+
+
+def compile_for_run(compiled: CompiledProject, node: CompiledNode, cursor: Any) -> CompiledNode:
+    """The node as it must run now: compiled again against `cursor` if it looked at the
+    database while compiling; a node that failed to compile raises its error."""
+    recompile = compiled.recompilers.get(node.unique_id)
+    if recompile is not None and compiled.renderer is not None:
+        renderer = compiled.renderer
+        with renderer.lock:
+            saved = renderer.db.cursor
+            renderer.db.cursor = cursor
+            try:
+                return recompile(node)
+            finally:
+                renderer.db.cursor = saved
+    if node.extra.get("compile_error"):
+        raise CompileError(node.extra["compile_error"])
+    return node
 
 
 def _extra(node: Node, source_ids: list[str], depends: list[str],
@@ -283,7 +423,14 @@ def _inline_ephemerals(
     result = dict(compiled)
     for uid in graph.order:
         node = result.get(uid)
-        if node is None or node.resource_type == "seed":
+        if node is None or node.resource_type == "seed" or node.extra.get("compile_error"):
+            continue
+        broken = [result[d] for d in node.depends_on
+                  if result[d].materialized == "ephemeral" and result[d].extra.get("compile_error")]
+        if broken:
+            message = (f"{node.node.rel_path}: ephemeral model {broken[0].name!r} it selects "
+                       f"from failed to compile:\n{broken[0].extra['compile_error']}")
+            result[uid] = replace(node, extra={**node.extra, "compile_error": message})
             continue
         ctes = [
             (f"{EPHEMERAL_PREFIX}{dep.name}", strip_sql(dep.compiled_sql))

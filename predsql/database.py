@@ -156,6 +156,16 @@ def peek_tables(target: Target) -> frozenset[tuple[str, str]]:
         con.close()
 
 
+def peek_connection(target: Target) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the target database when it exists and is free."""
+    if target.path == ":memory:" or not Path(target.path).exists():
+        return None
+    try:
+        return duckdb.connect(target.path, read_only=True)
+    except duckdb.Error:
+        return None
+
+
 def clean_leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Drop temporary relations a killed run left behind."""
     dropped = []

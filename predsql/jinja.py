@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,61 @@ class _Missing:
     """Marker for `env_var('X')` without a default."""
 
 
-def make_environment() -> jinja2.sandbox.ImmutableSandboxedEnvironment:
-    """A sandboxed environment: no attribute access to Python internals."""
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+PARSING: contextvars.ContextVar[bool] = contextvars.ContextVar("predsql_parsing", default=False)
+
+
+class DbtUndefined(jinja2.Undefined):
+    """Undefined names as dbt treats them.
+
+    While compiling: an undefined name renders as '' and is false, but calling it
+    or reading an attribute of it is an error (`'x' is undefined`). While parsing
+    (`PARSING` set): anything may be done with it, as dbt's parse pass allows.
+    Names the sandbox refused are errors in both passes.
+    """
+
+    __slots__ = ()
+
+    def _lenient(self) -> bool:
+        return PARSING.get() and self._undefined_exception is not jinja2.exceptions.SecurityError
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        if self._lenient():
+            return self
+        return self._fail_with_undefined_error()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._lenient():
+            return self
+        return self._fail_with_undefined_error()
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._lenient():
+            return self
+        return self._fail_with_undefined_error()
+
+    def __str__(self) -> str:
+        if self._undefined_exception is jinja2.exceptions.SecurityError:
+            self._fail_with_undefined_error()
+        return ""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._undefined_exception is jinja2.exceptions.SecurityError:
+            self._fail_with_undefined_error()
+        return iter(())
+
+
+def make_environment(undefined: type[jinja2.Undefined] = jinja2.StrictUndefined,
+                     mutable: bool = False) -> jinja2.sandbox.SandboxedEnvironment:
+    """A sandboxed environment: no attribute access to Python internals or private
+    members. `mutable` lets templates change the lists and dicts they build
+    (`{% do cols.append(c) %}`), as dbt's environment and every package rely on."""
+    kind = (jinja2.sandbox.SandboxedEnvironment if mutable
+            else jinja2.sandbox.ImmutableSandboxedEnvironment)
+    env = kind(
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
-        undefined=jinja2.StrictUndefined,
+        undefined=undefined,
         keep_trailing_newline=True,
     )
     env.filters["sql_string"] = sql_string_literal
@@ -95,8 +145,17 @@ def render_template(
 
 
 def compile_template(env: jinja2.Environment, source: str, path: Path | str) -> jinja2.Template:
+    return compile_named(env, source, path, named=False)
+
+
+def compile_named(env: jinja2.Environment, source: str, path: Path | str,
+                  named: bool = True) -> jinja2.Template:
+    """Compile `source`; with `named`, tracebacks carry `path` as the template's file."""
     try:
-        return env.from_string(source)
+        if not named:
+            return env.from_string(source)
+        code = env.compile(source, name=str(path), filename=str(path))
+        return env.template_class.from_code(env, code, env.make_globals(None))
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(
             f"Jinja syntax error: {exc.message}",
@@ -134,18 +193,26 @@ def render_compiled(
         ) from exc
 
 
-_LINE_RE = re.compile(r'File "<template>", line (\d+)')
+def template_location(exc: BaseException) -> tuple[str | None, int | None]:
+    """(file, line) of the innermost template frame an exception passed through."""
+    lineno = getattr(exc, "lineno", None)
+    if lineno and isinstance(exc, jinja2.TemplateSyntaxError):
+        return exc.filename, int(lineno)
+    tb = exc.__traceback__
+    found: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        frame_globals = tb.tb_frame.f_globals
+        template = frame_globals.get("__jinja_template__")
+        if template is not None:
+            found = (template.filename, template.get_corresponding_lineno(tb.tb_lineno))
+        elif "__jinja_exception__" in frame_globals:
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found[0] == "<template>":
+        found = (None, found[1])
+    return found
 
 
 def _template_line(exc: BaseException) -> int | None:
     """The template line an exception was raised from, via its traceback."""
-    lineno = getattr(exc, "lineno", None)
-    if lineno:
-        return int(lineno)
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+    return template_location(exc)[1]

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from predsql.errors import ProjectError
+from predsql.errors import PredsqlError, ProjectError
 from predsql.project import Project, yaml_renderer
-from predsql.yamlio import expect_mapping, read_yaml
+from predsql.yamlio import expect_mapping, line_of, plain, read_yaml_lines
 
 DEFINITION_RE = re.compile(r"{%-?\s*(macro|test)\s+[A-Za-z_]")
 DOCS_RE = re.compile(
@@ -68,6 +68,8 @@ class Properties:
     sources: dict[tuple[str, str], Source]
     unit_tests: tuple[dict[str, Any], ...]
     docs: dict[str, str]
+    # top-level keys predsql does not use (exposures, metrics, semantic_models, ...), kept raw
+    other: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def iter_files(root: Path, folders: tuple[str, ...], suffix: str) -> list[Path]:
@@ -88,6 +90,35 @@ def _fqn(project: Project, folders: tuple[str, ...], path: Path) -> tuple[str, .
     return (project.name, path.stem)
 
 
+# Keys of properties YAML that dbt renders only later (test arguments are rendered when
+# the test compiles); keys dbt does not render at parse time are kept as written.
+RENDERED_KEYS = ("models", "seeds", "snapshots", "analyses", "sources", "unit_tests")
+NORENDER = ("tests", "data_tests")
+
+
+def _render_entry(entry: Any, render: Any, keypath: tuple[Any, ...] = ()) -> Any:
+    """Render a properties entry as dbt does: `tests:` / `data_tests:` (of the entry,
+    its columns, its versions, a source's tables) stay raw; errors name the line."""
+    if keypath and keypath[-1] in NORENDER and (
+            len(keypath) == 2 or keypath[-3] in ("columns", "versions", "tables")):
+        return entry
+    if isinstance(entry, str):
+        if "{{" not in entry and "{%" not in entry:
+            return entry
+        try:
+            return render(entry)
+        except PredsqlError as exc:
+            start = line_of(entry)
+            if start:
+                exc.line = start + (exc.line or 1) - 1
+            raise
+    if isinstance(entry, list):
+        return [_render_entry(v, render, (*keypath, i)) for i, v in enumerate(entry)]
+    if isinstance(entry, dict):
+        return {k: _render_entry(v, render, (*keypath, k)) for k, v in entry.items()}
+    return entry
+
+
 def read_properties(project: Project) -> Properties:
     docs = read_docs_blocks(project)
 
@@ -97,48 +128,67 @@ def read_properties(project: Project) -> Properties:
                                hint="define it in a .md file under the model paths")
         return docs[name]
 
-    render = yaml_renderer(project.vars, project.target.as_context(), {"doc": doc})
+    renderer = yaml_renderer(project.vars, project.target.as_context(), {"doc": doc})
     models: dict[str, dict[str, Any]] = {}
     seeds: dict[str, dict[str, Any]] = {}
     sources: dict[tuple[str, str], Source] = {}
     unit_tests: list[dict[str, Any]] = []
+    other: dict[str, list[Any]] = {}
     folders = project.model_paths + project.seed_paths + project.test_paths
     yml_files = iter_files(project.root, folders, ".yml") + iter_files(
         project.root, folders, ".yaml"
     )
     for path in yml_files:
-        data = expect_mapping(read_yaml(path, render), path, "a properties file")
+        raw = expect_mapping(read_yaml_lines(path), path, "a properties file")
+
+        def render(text: str, path: Path = path) -> str:
+            return renderer(text, path)
+
+        data = {}
+        for key, value in raw.items():
+            if key in RENDERED_KEYS:
+                data[str(key)] = plain(_render_entry(value, render))
+            elif key != "version":
+                other.setdefault(str(key), []).extend(
+                    plain(value) if isinstance(value, list) else [plain(value)])
         rel = str(path.relative_to(project.root))
         for key, target in (("models", models), ("seeds", seeds)):
-            for entry in _entries(data, key, path):
+            for entry, line in _entries(data, raw, key, path):
                 entry["__path__"] = rel
+                entry["__line__"] = line
                 if entry["name"] in target:
                     raise ProjectError(
                         f"{key[:-1]} {entry['name']!r} is described twice "
                         f"(also in {target[entry['name']]['__path__']})",
-                        path=path,
+                        path=path, line=line,
                         hint="keep one properties entry per node",
                     )
                 target[entry["name"]] = entry
-        for entry in _entries(data, "sources", path):
+        for entry, _line in _entries(data, raw, "sources", path):
             for source in _sources(entry, rel, project):
                 sources[(source.source_name, source.name)] = source
-        for entry in _entries(data, "unit_tests", path):
+        for entry, line in _entries(data, raw, "unit_tests", path):
             entry["__path__"] = rel
+            entry["__line__"] = line
             unit_tests.append(entry)
-    return Properties(models, seeds, sources, tuple(unit_tests), docs)
+    return Properties(models, seeds, sources, tuple(unit_tests), docs, other)
 
 
-def _entries(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+def _entries(data: dict[str, Any], raw: dict[str, Any], key: str,
+             path: Path) -> list[tuple[dict[str, Any], int | None]]:
     entries = data.get(key) or []
     if not isinstance(entries, list):
-        raise ProjectError(f"`{key}:` must be a list", path=path)
-    for entry in entries:
+        raise ProjectError(f"`{key}:` must be a list", path=path, line=line_of(raw.get(key)))
+    raw_entries = raw.get(key) or []
+    result = []
+    for index, entry in enumerate(entries):
+        line = line_of(raw_entries[index]) if index < len(raw_entries) else None
         if not isinstance(entry, dict) or not entry.get("name"):
             raise ProjectError(
-                f"every entry under `{key}:` needs a `name:`", path=path
+                f"every entry under `{key}:` needs a `name:`", path=path, line=line
             )
-    return entries
+        result.append((entry, line))
+    return result
 
 
 def _sources(entry: dict[str, Any], rel: str, project: Project) -> list[Source]:

@@ -6,11 +6,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from predsql.errors import ProjectError, RenderError
+from predsql.errors import PredsqlError, ProjectError, RenderError
 from predsql.jinja import make_env_var, make_environment, render_template
-from predsql.yamlio import expect_mapping, read_yaml
+from predsql.yamlio import expect_mapping, read_yaml, render_native
+
+if TYPE_CHECKING:
+    from predsql.dbt.packages import Package
 
 PROJECT_FILES = ("predsql_project.yml", "dbt_project.yml")
 
@@ -57,6 +60,11 @@ class Project:
     tests_config: dict[str, Any]
     target: Target
     cache_max_rows: int | None = None
+    packages: tuple[Package, ...] = ()
+    dispatch: tuple[dict[str, Any], ...] = ()
+    on_run_start: tuple[Any, ...] = ()
+    on_run_end: tuple[Any, ...] = ()
+    cli_vars: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target_dir(self) -> Path:
@@ -99,6 +107,58 @@ def yaml_renderer(
     return render
 
 
+# Keys dbt leaves raw when it loads the project file: run hooks and vars are
+# rendered when used, and so are pre-/post-hooks anywhere in the config trees.
+LATE_KEYS = frozenset({"on-run-start", "on-run-end", "query-comment", "vars"})
+CONFIG_TREES = frozenset({"models", "seeds", "snapshots", "tests", "data_tests", "sources",
+                          "unit_tests", "analyses", "exposures", "metrics", "semantic-models",
+                          "saved-queries"})
+HOOK_KEYS = frozenset({"pre-hook", "post-hook", "pre_hook", "post_hook"})
+
+
+def _late(keypath: tuple[Any, ...]) -> bool:
+    if not keypath:
+        return False
+    if keypath[0] in LATE_KEYS:
+        return True
+    if keypath[0] in CONFIG_TREES:
+        parts = {k.lstrip("+ ") if isinstance(k, str) else k for k in keypath}
+        return bool(parts & HOOK_KEYS)
+    return False
+
+
+def render_project_values(data: Any, render: Callable[[str], Any],
+                          keypath: tuple[Any, ...] = ()) -> Any:
+    """Render a project file as dbt does: late keys kept raw, other Jinja values native."""
+    if _late(keypath):
+        return data
+    if isinstance(data, str):
+        return render(data) if "{{" in data or "{%" in data else data
+    if isinstance(data, list):
+        return [render_project_values(v, render, (*keypath, i)) for i, v in enumerate(data)]
+    if isinstance(data, dict):
+        return {k: render_project_values(v, render, (*keypath, k)) for k, v in data.items()}
+    return data
+
+
+def read_project_config(config_file: Path, cli_vars: dict[str, Any],
+                        target: dict[str, Any] | None) -> dict[str, Any]:
+    """A dbt_project.yml / predsql_project.yml, rendered as dbt renders it."""
+    raw = expect_mapping(read_yaml(config_file), config_file, "the project file")
+    env = make_environment()
+    context = {"env_var": make_env_var(), "var": lambda n, d=None: cli_vars.get(n, d),
+               "target": target or {}}
+
+    def render(text: str) -> Any:
+        try:
+            return render_native(env, text, context, config_file)
+        except PredsqlError as exc:
+            exc.path = exc.path or str(config_file)
+            raise
+
+    return render_project_values(raw, render)
+
+
 def load_project(
     root: Path,
     *,
@@ -110,22 +170,24 @@ def load_project(
     root = root.resolve()
     config_file = find_project_file(root)
     cli_vars = dict(cli_vars or {})
-    raw = expect_mapping(
-        read_yaml(config_file, yaml_renderer(cli_vars)), config_file, "the project file"
-    )
-    name = raw.get("name")
+    first = expect_mapping(read_yaml(config_file), config_file, "the project file")
+    name = first.get("name")
     if not isinstance(name, str) or not name:
         raise ProjectError(
             "the project file has no `name`",
             path=config_file,
             hint="add a line such as `name: my_project`",
         )
-    project_vars = _project_vars(raw.get("vars"), name)
+    early = read_yaml_value(first.get("profile"), cli_vars, config_file)
+    profile_name = str(early or name)
+    raw_vars = read_yaml_value(first.get("vars"), cli_vars, config_file)
+    project_vars = _project_vars(raw_vars, name)
     project_vars.update(cli_vars)
-    profile_name = str(raw.get("profile") or name)
     target = resolve_target(
         root, name, profile_name, profiles_dir, target_name, project_vars, threads
     )
+    raw = read_project_config(config_file, cli_vars, target.as_context())
+    raw["vars"] = raw_vars
 
     def paths(key: str, default: str) -> tuple[str, ...]:
         value = raw.get(key, [default])
@@ -137,6 +199,11 @@ def load_project(
             )
         return tuple(value)
 
+    from predsql.dbt.packages import DEFAULT_INSTALL_PATH, load_packages
+
+    install_path = str(raw.get("packages-install-path") or DEFAULT_INSTALL_PATH)
+    packages = load_packages(root, install_path, lambda path: _package_config(
+        path, cli_vars, target))
     return Project(
         root=root,
         name=name,
@@ -154,7 +221,33 @@ def load_project(
         tests_config=dict(raw.get("data_tests") or raw.get("tests") or {}),
         target=target,
         cache_max_rows=_optional_int(raw.get("cache-max-rows"), config_file),
+        packages=packages,
+        dispatch=tuple(d for d in raw.get("dispatch") or [] if isinstance(d, dict)),
+        on_run_start=_hook_list(raw.get("on-run-start")),
+        on_run_end=_hook_list(raw.get("on-run-end")),
+        cli_vars=cli_vars,
     )
+
+
+def _hook_list(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _package_config(path: Path, cli_vars: dict[str, Any], target: Target) -> dict[str, Any]:
+    config = read_project_config(path, cli_vars, target.as_context())
+    config["vars"] = read_yaml_value(
+        expect_mapping(read_yaml(path), path, "dbt_project.yml").get("vars"), cli_vars, path)
+    return config
+
+
+def read_yaml_value(value: Any, cli_vars: dict[str, Any], path: Path) -> Any:
+    """Render the Jinja in one value of the project file (env_var, var from --vars)."""
+    from predsql.yamlio import render_values
+
+    render = yaml_renderer(cli_vars)
+    return render_values(value, lambda text: render(text, path))
 
 
 def _optional_int(value: Any, path: Path) -> int | None:
@@ -200,10 +293,13 @@ def resolve_target(
         path = directory / "profiles.yml"
         if not path.is_file():
             continue
-        profiles = expect_mapping(read_yaml(path, yaml_renderer(vars_)), path, "profiles.yml")
+        # as dbt: only the chosen profile's target is rendered (other targets may name
+        # environment variables that are not set here)
+        profiles = expect_mapping(read_yaml(path), path, "profiles.yml")
         if profile_name in profiles:
             return _target_from_profile(
-                root, path, profile_name, profiles[profile_name], target_name, threads
+                root, path, profile_name, profiles[profile_name], target_name, threads,
+                _profile_renderer(vars_, path),
             )
         if profiles_dir and directory == Path(profiles_dir).expanduser():
             raise ProjectError(
@@ -225,6 +321,13 @@ def resolve_target(
     )
 
 
+def _profile_renderer(vars_: dict[str, Any], path: Path) -> Callable[[Any], Any]:
+    from predsql.yamlio import render_values
+
+    render = yaml_renderer(vars_)
+    return lambda value: render_values(value, lambda text: render(text, path))
+
+
 def _target_from_profile(
     root: Path,
     path: Path,
@@ -232,6 +335,7 @@ def _target_from_profile(
     profile: Any,
     target_name: str | None,
     threads: int | None,
+    render: Callable[[Any], Any] = lambda value: value,
 ) -> Target:
     if not isinstance(profile, dict) or not isinstance(profile.get("outputs"), dict):
         raise ProjectError(
@@ -239,7 +343,7 @@ def _target_from_profile(
             path=path,
             hint="see the dbt profiles.yml format: profile -> target, outputs",
         )
-    name = target_name or str(profile.get("target", "dev"))
+    name = target_name or str(render(profile.get("target", "dev")))
     outputs = profile["outputs"]
     if name not in outputs:
         raise ProjectError(
@@ -247,7 +351,7 @@ def _target_from_profile(
             f"({', '.join(map(str, outputs))})",
             path=path,
         )
-    output = outputs[name] or {}
+    output = render(outputs[name] or {})
     kind = output.get("type", "duckdb")
     if kind != "duckdb":
         raise ProjectError(

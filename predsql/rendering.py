@@ -1,35 +1,49 @@
-"""Jinja rendering of models, tests and macros with a deliberate dbt-like context.
+"""Jinja rendering of models, tests, hooks and macros with dbt's context.
 
-Each node is rendered twice from one compiled template: a *parse* pass that
-records `config()`, `ref()` and `source()` calls (refs render as placeholders),
-and a *compile* pass where refs render as the real relation names.
+Each node is rendered twice from one compiled template: a *parse* pass
+(`execute` false, undefined names tolerated) that records `config()`, `ref()`
+and `source()` calls, and a *compile* pass where refs are real relations and
+macros may look at the database. Macros come from the project and its packages
+through `predsql.dbt` namespaces.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import jinja2
 
-from predsql.errors import CompileError, RenderError
+from predsql.dbt.adapter import Database
+from predsql.dbt.context import base_context
+from predsql.dbt.loading import load_macro_set, vars_for_package
+from predsql.dbt.macros import TemplateCache
+from predsql.dbt.namespace import MacroSet, Namespace
+from predsql.dbt.relation import Relation
+from predsql.dbt.statements import Statements
+from predsql.errors import CompileError, PredsqlError, RenderError
 from predsql.jinja import (
+    PARSING,
+    DbtUndefined,
     MacroReturn,
-    compile_template,
+    compile_named,
     make_env_var,
     make_environment,
-    render_compiled,
+    template_location,
 )
-from predsql.nodes import Node, Properties, iter_files
+from predsql.nodes import Node, Properties
 from predsql.project import Project
 from predsql.vectors.spec import PredsqlNamespace
+from predsql.yamlio import render_native
 
-TEST_BLOCK_RE = re.compile(r"({%-?\s*)test\s+([A-Za-z_]\w*)")
-END_TEST_RE = re.compile(r"({%-?\s*)endtest\b")
-MACRO_RE = re.compile(r"{%-?\s*macro\s")
+_MISSING = object()
+UNDEFINED_HINT = ("this can happen when calling a macro that does not exist: check for typos, "
+                  "or install the package that defines it (predsql deps)")
 
 
 @dataclass
@@ -39,29 +53,51 @@ class Capture:
     refs: list[str] = field(default_factory=list)
     sources: list[tuple[str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    introspected: bool = False
 
 
-class RelationProxy:
-    """`{{ this }}`: renders as the current node's relation."""
+class ConfigProxy:
+    """`config`: callable as `config(...)`, readable as `config.get('key')`."""
 
     def __init__(self, state: RenderState) -> None:
         self._state = state
 
-    def __str__(self) -> str:
-        return self._state.this_relation()
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        return self._state.config(*args, **kwargs)
 
-    def __html__(self) -> str:
-        return str(self)
+    def _current(self) -> dict[str, Any]:
+        node = self._state.node
+        base = dict(node.config) if node is not None else {}
+        base.update(self._state.capture.config)
+        return base
 
-    @property
-    def schema(self) -> str:
-        return self._state.this_parts()[0]
+    def get(self, name: str, default: Any = None, validator: Any = None) -> Any:
+        return self._current().get(name, default)
 
-    @property
-    def identifier(self) -> str:
-        return self._state.this_parts()[1]
+    def require(self, name: str, validator: Any = None) -> Any:
+        current = self._current()
+        if name not in current:
+            raise RenderError(f"config {name!r} is required but not set")
+        return current[name]
 
-    name = identifier
+    def set(self, name: str, value: Any) -> str:
+        self._state.capture.config[name] = value
+        return ""
+
+    def persist_relation_docs(self) -> bool:
+        return False
+
+    def persist_column_docs(self) -> bool:
+        return False
+
+
+class Builtins:
+    """`builtins`: the context's own ref/source/config, even where a macro overrides them."""
+
+    def __init__(self, state: RenderState) -> None:
+        self.ref = state.ref
+        self.source = state.source
+        self.config = ConfigProxy(state)
 
 
 class RenderState:
@@ -71,7 +107,7 @@ class RenderState:
         self,
         project: Project,
         props: Properties,
-        resolve_ref: Callable[[str], str],
+        resolve_ref: Callable[[str], Relation],
         relation_of: Callable[[Node], tuple[str, str]],
         incremental: Callable[[Node], bool],
     ) -> None:
@@ -82,25 +118,34 @@ class RenderState:
         self.incremental = incremental
         self.node: Node | None = None
         self.capture = Capture()
+        self.parsing = False
+        self.full_refresh = False
 
-    def this_parts(self) -> tuple[str, str]:
-        assert self.node is not None
-        return self.relation_of(self.node)
+    def relation(self, schema: str, identifier: str, kind: str | None = None) -> Relation:
+        database = self.project.target.as_context()["database"]
+        return Relation.create(database=database, schema=schema, identifier=identifier,
+                               type=kind).include(database=False)
 
-    def this_relation(self) -> str:
-        schema, name = self.this_parts()
-        return f'"{schema}"."{name}"'
+    def this_relation(self) -> Relation | None:
+        if self.node is None:
+            return None
+        schema, name = self.relation_of(self.node)
+        materialized = self.node.materialized
+        kind = "view" if materialized == "view" else "cte" if materialized == "ephemeral" else "table"
+        if kind == "cte":
+            return Relation(identifier=Relation.add_ephemeral_prefix(self.node.name), type="cte")
+        return self.relation(schema, name, kind)
 
     # -- functions exposed to templates ---------------------------------
-    def ref(self, *args: str, **_kwargs: Any) -> str:
+    def ref(self, *args: str, **_kwargs: Any) -> Relation:
         if len(args) not in (1, 2):
             raise RenderError("ref() takes a model name, or a package and a model name")
-        name = args[-1]
+        name = str(args[-1])
         if name not in self.capture.refs:
             self.capture.refs.append(name)
         return self.resolve_ref(name)
 
-    def source(self, source_name: str, table_name: str) -> str:
+    def source(self, source_name: str, table_name: str) -> Relation:
         key = (source_name, table_name)
         if key not in self.capture.sources:
             self.capture.sources.append(key)
@@ -113,7 +158,10 @@ class RenderState:
                 hint=(f"did you mean {close[0]!r}? " if close else "")
                 + "declare it under `sources:` in a properties .yml file",
             )
-        return source.relation
+        relation = Relation.create(
+            database=source.database or self.project.target.as_context()["database"],
+            schema=source.schema, identifier=source.identifier, type="table")
+        return relation if source.database else relation.include(database=False)
 
     def config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):
@@ -121,10 +169,19 @@ class RenderState:
         self.capture.config.update(kwargs)
         return ""
 
-    def var(self, name: str, default: Any = None) -> Any:
-        if name in self.project.vars:
-            return self.project.vars[name]
-        if default is None:
+    def vars(self) -> dict[str, Any]:
+        package = self.node.fqn[0] if self.node is not None and self.node.fqn else None
+        if package is None or package == self.project.name:
+            return self.project.vars
+        return vars_for_package(self.project, package)
+
+    def var(self, name: str, default: Any = _MISSING) -> Any:
+        values = self.vars()
+        if name in values:
+            return values[name]
+        if default is _MISSING:
+            if self.parsing:
+                return None
             raise RenderError(
                 f"required var {name!r} is not set",
                 hint=f"pass --vars '{{{name}: ...}}', set it under `vars:` in the project "
@@ -135,6 +192,12 @@ class RenderState:
     def is_incremental(self) -> bool:
         return self.node is not None and self.incremental(self.node)
 
+    def should_full_refresh(self) -> bool:
+        node = self.node
+        if node is not None and node.config.get("full_refresh") is not None:
+            return bool(node.config.get("full_refresh"))
+        return self.full_refresh
+
     def doc(self, name: str) -> str:
         if name not in self.props.docs:
             raise RenderError(
@@ -144,92 +207,248 @@ class RenderState:
         return self.props.docs[name]
 
 
-def _wrap_macro(macro: Any) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return macro(*args, **kwargs)
-        except MacroReturn as ret:
-            return ret.value
-
-    return call
-
-
-class Renderer:
-    """Renders every node of a project with one shared environment."""
-
-    def __init__(self, project: Project, props: Properties, state: RenderState) -> None:
-        self.project = project
-        self.state = state
-        self.env = make_environment()
-        self.env.globals.update(self._base_context())
-        self._templates: dict[str, jinja2.Template] = {}
-        self.load_macros()
-
-    def _base_context(self) -> dict[str, Any]:
-        state = self.state
-        return {
-            "ref": state.ref,
-            "source": state.source,
-            "config": state.config,
-            "var": state.var,
-            "env_var": make_env_var(),
-            "is_incremental": state.is_incremental,
-            "this": RelationProxy(state),
-            "target": self.project.target.as_context(),
-            "doc": state.doc,
-            "project_name": self.project.name,
-            "log": lambda *a, **k: "",
-            "run_started_at": None,
-            "execute": True,
-            "flags": {},
-            "predsql": PredsqlNamespace(),
-        }
-
-    def load_macros(self) -> None:
-        paths = iter_files(self.project.root, self.project.macro_paths, ".sql")
-        paths += iter_files(self.project.root, self.project.test_paths, ".sql")
-        for path in paths:
-            text = TEST_BLOCK_RE.sub(r"\1macro test_\2", path.read_text(encoding="utf-8"))
-            text = END_TEST_RE.sub(r"\1endmacro", text)
-            if not MACRO_RE.search(text):
-                continue
-            rel = path.relative_to(self.project.root)
-            template = self._compile(text, str(rel))
-            try:
-                module = template.make_module()
-            except jinja2.TemplateError as exc:
-                raise RenderError(f"Jinja error in macro file: {exc}", path=rel) from exc
-            for name in dir(module):
-                value = getattr(module, name)
-                if isinstance(value, jinja2.runtime.Macro):
-                    self.env.globals[name] = _wrap_macro(value)
-
-    def _compile(self, source: str, path: str) -> jinja2.Template:
-        return compile_template(self.env, source, path)
-
-    def template(self, node: Node) -> jinja2.Template:
-        if node.unique_id not in self._templates:
-            self._templates[node.unique_id] = self._compile(node.raw_sql, node.rel_path)
-        return self._templates[node.unique_id]
-
-    def render(self, node: Node) -> tuple[str, Capture]:
-        self.state.node = node
-        self.state.capture = Capture()
-        try:
-            sql = render_compiled(self.template(node), {"model": _model_context(node)}, node.rel_path)
-        except CompileError as exc:
-            if exc.path is None:
-                exc.path = node.rel_path
-            raise
-        return sql, self.state.capture
-
-
-def _model_context(node: Node) -> dict[str, Any]:
+def model_context(node: Node, relation: tuple[str, str] | None = None) -> dict[str, Any]:
+    """`model` (and the `node` argument of generate_*_name): a node as a dict."""
+    config = dict(node.config)
+    config.setdefault("materialized", node.materialized)
+    schema, alias = relation if relation else (None, None)
     return {
         "name": node.name,
         "unique_id": node.unique_id,
         "resource_type": node.resource_type,
+        "package_name": node.fqn[0] if node.fqn else None,
         "path": node.rel_path,
-        "config": dict(node.config),
+        "original_file_path": node.rel_path,
+        "fqn": list(node.fqn),
+        "config": config,
+        "tags": list(config.get("tags") or []),
+        "meta": dict(config.get("meta") or {}),
         "description": node.description,
+        "columns": node.columns,
+        "raw_code": node.raw_sql,
+        "raw_sql": node.raw_sql,
+        "schema": schema,
+        "alias": alias,
+        "database": None,
+        "version": None,
     }
+
+
+class Renderer:
+    """Renders every node of a project with one environment and its macro namespaces."""
+
+    def __init__(self, project: Project, props: Properties, state: RenderState, *,
+                 db: Database | None = None, log: Callable[[str, bool], None] | None = None,
+                 flags: dict[str, Any] | None = None, macros: MacroSet | None = None) -> None:
+        self.project = project
+        self.state = state
+        self.env = make_environment(DbtUndefined, mutable=True)
+        self.cache = TemplateCache(self.env)
+        self.macros = macros or load_macro_set(project)
+        self.db = db or Database(database=str(project.target.as_context()["database"]))
+        self.lock = threading.RLock()
+        self.graph: dict[str, Any] = {"nodes": {}, "sources": {}, "exposures": {},
+                                      "metrics": {}, "groups": {}, "semantic_models": {},
+                                      "saved_queries": {}, "macros": {}}
+        self.selected: list[str] = []
+        self._flags = dict(flags or {})
+        self._log = log or (lambda _msg, _info: None)
+        self._base = self._base_context()
+        self._namespaces: dict[str, Namespace] = {}
+        self._templates: dict[str, jinja2.Template] = {}
+        self.last_introspected = False
+
+    def _base_context(self) -> dict[str, Any]:
+        state = self.state
+        target = self.project.target.as_context()
+        context = dict(self.env.globals)
+        context.update(base_context(log=lambda m, i: self._log(m, i), flags=self._flags,
+                                    run_started_at=datetime.now(timezone.utc)))
+        context.update({
+            "ref": state.ref,
+            "source": state.source,
+            "config": ConfigProxy(state),
+            "builtins": Builtins(state),
+            "var": state.var,
+            "env_var": make_env_var(),
+            "is_incremental": state.is_incremental,
+            "should_full_refresh": state.should_full_refresh,
+            "should_store_failures": lambda: bool(ConfigProxy(state).get("store_failures")),
+            "doc": state.doc,
+            "target": target,
+            "project_name": self.project.name,
+            "database": target["database"],
+            "schema": target["schema"],
+            "graph": self.graph,
+            "selected_resources": self.selected,
+            "invocation_args_dict": {"which": self._flags.get("WHICH")},
+            "execute": True,
+            "this": None,
+            "model": None,
+            "render": self._render_in_context,
+            "predsql": PredsqlNamespace(),
+        })
+        return context
+
+    # -- namespaces -------------------------------------------------------
+    def namespace(self, package: str | None) -> Namespace:
+        name = package if package in self.macros.by_package else self.macros.root
+        space = self._namespaces.get(name)
+        if space is None:
+            space = Namespace(self.macros, name, self.cache, self._base, self.db,
+                              lambda: not self.state.parsing)
+            self._namespaces[name] = space
+        return space
+
+    def _node_names(self, node: Node | None, statements: Statements) -> dict[str, Any]:
+        state = self.state
+        names: dict[str, Any] = {
+            "execute": not state.parsing,
+            "statement": statements.statement,
+            "noop_statement": statements.store_raw_result,
+            "load_result": statements.load_result,
+            "store_result": statements.store_result,
+            "store_raw_result": statements.store_raw_result,
+            "run_query": statements.run_query,
+        }
+        if node is not None:
+            names["this"] = state.this_relation()
+            names["model"] = model_context(node, state.relation_of(node))
+        else:
+            names["this"] = None
+            names["model"] = None
+        return names
+
+    @contextmanager
+    def scope(self, node: Node | None, extra: dict[str, Any] | None = None,
+              package: str | None = None) -> Iterator[Namespace]:
+        """Make `node` current in its package's namespace for the duration."""
+        with self.lock:
+            state = self.state
+            saved = (state.node, state.capture)
+            state.node = node
+            state.capture = Capture()
+            space = self.namespace(package or (node.fqn[0] if node is not None else None))
+            statements = Statements(self.db.run, lambda: not state.parsing)
+            names = {**self._node_names(node, statements), **(extra or {})}
+            previous = {k: space.context.get(k, _MISSING) for k in names}
+            space.set_node_names(names)
+            touched = self.db.touched
+            self.db.touched = False
+            token = PARSING.set(state.parsing)
+            try:
+                yield space
+            finally:
+                PARSING.reset(token)
+                state.capture.introspected = self.db.touched
+                self.last_introspected = self.db.touched
+                self.db.touched = touched or self.db.touched
+                state.node, state.capture = saved
+                for key, value in previous.items():
+                    if value is _MISSING:
+                        space.context.pop(key, None)
+                    elif key not in space.user_names:
+                        space.context[key] = value
+
+    # -- rendering --------------------------------------------------------
+    def template(self, node: Node) -> jinja2.Template:
+        template = self._templates.get(node.unique_id)
+        if template is None:
+            template = compile_named(self.env, node.raw_sql, node.rel_path)
+            self._templates[node.unique_id] = template
+        return template
+
+    def render(self, node: Node) -> tuple[str, Capture]:
+        """Render a node in the current pass; errors name the file and line."""
+        template = self.template(node)
+        with self.scope(node) as space:
+            sql = run_template(template, space.context, node.rel_path, node)
+            capture = self.state.capture
+        return sql, capture
+
+    def render_text(self, text: str, path: str, node: Node | None = None,
+                    extra: dict[str, Any] | None = None) -> str:
+        """Render a hook or another string in a node's context (or the project's)."""
+        template = self._text_template(text, path)
+        with self.scope(node, extra) as space:
+            return run_template(template, space.context, path, node)
+
+    def render_value(self, text: str, path: str, node: Node | None = None,
+                     extra: dict[str, Any] | None = None) -> Any:
+        """Render a string natively: one expression keeps its type (a relation, a list)."""
+        with self.scope(node, extra) as space:
+            try:
+                return render_native(self.env, text, space.context, path)
+            except PredsqlError as exc:
+                raise located(exc, path, node) from exc
+
+    def call_macro(self, macro: Any, *args: Any, node: Node | None = None,
+                   package: str | None = None, path: str = "", **kwargs: Any) -> Any:
+        """Call a macro (e.g. generate_schema_name) in a node's context."""
+        with self.scope(node, package=package):
+            try:
+                return macro(*args, **kwargs)
+            except Exception as exc:
+                raise as_render_error(exc, path or (node.rel_path if node else ""), node) from exc
+
+    def _text_template(self, text: str, path: str) -> jinja2.Template:
+        key = f"text:{path}:{text}"
+        template = self._templates.get(key)
+        if template is None:
+            template = compile_named(self.env, text, path)
+            self._templates[key] = template
+        return template
+
+    def _render_in_context(self, text: Any) -> str:
+        template = self._text_template(str(text), "<render>")
+        space = self.namespace(self.state.node.fqn[0] if self.state.node else None)
+        return run_template(template, space.context, "<render>", self.state.node)
+
+
+def run_template(template: jinja2.Template, context: dict[str, Any], path: str,
+                 node: Node | None) -> str:
+    """Render with the live namespace dict as the template's globals."""
+    try:
+        ctx = template.new_context(context, shared=True)
+        return template.environment.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+    except MacroReturn as ret:
+        return "" if ret.value is None else str(ret.value)
+    except Exception as exc:
+        raise as_render_error(exc, path, node) from exc
+
+
+def located(exc: PredsqlError, path: str, node: Node | None) -> PredsqlError:
+    where, line = template_location(exc)
+    if exc.path is None:
+        exc.path = where or path
+        exc.line = exc.line or line
+    if node is not None and exc.path != node.rel_path and "while compiling" not in exc.message:
+        exc.message += f" (while compiling {node.resource_type} {node.name!r}, {node.rel_path})"
+    return exc
+
+
+def as_render_error(exc: BaseException, path: str, node: Node | None) -> PredsqlError:
+    """Any failure while rendering as a RenderError with the template file and line."""
+    if isinstance(exc, PredsqlError):
+        return located(exc, path, node)
+    where, line = template_location(exc)
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        error = RenderError(f"unsafe Jinja refused by the sandbox: {exc}",
+                            hint="templates may not reach into Python internals")
+    elif isinstance(exc, jinja2.UndefinedError):
+        message = getattr(exc, "message", None) or str(exc)
+        if "unsafe" in message:
+            error = RenderError(f"unsafe Jinja refused by the sandbox: {message}",
+                                hint="templates may not reach into Python internals")
+        else:
+            error = RenderError(message, hint=UNDEFINED_HINT)
+    elif isinstance(exc, jinja2.TemplateError):
+        error = RenderError(f"Jinja error: {getattr(exc, 'message', None) or exc}")
+    elif isinstance(exc, (TypeError, ValueError, AttributeError, KeyError, IndexError,
+                          ZeroDivisionError, ArithmeticError, RecursionError)):
+        error = RenderError(f"error while rendering: {type(exc).__name__}: {exc}")
+    else:
+        raise exc
+    error.path = where or path
+    error.line = line
+    return located(error, path, node)

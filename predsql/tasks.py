@@ -11,9 +11,10 @@ import duckdb
 
 from predsql import database, events
 from predsql.artifacts import write_compiled_sql, write_manifest, write_run_results
-from predsql.compiler import CompiledNode, CompiledProject, compile_project
+from predsql.compiler import CompiledNode, CompiledProject, compile_for_run, compile_project
 from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
+from predsql.dbt.adapter import Database
 from predsql.errors import CompileError, ExecutionError
 from predsql.interrupts import Interrupt, handle_signals
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
@@ -49,6 +50,7 @@ class Options:
     no_cache: bool = False
     lock_timeout: float = 0.0
     state: Path | None = None
+    which: str = "compile"
 
 
 @dataclass
@@ -71,16 +73,35 @@ def load(options: Options) -> Project:
 
 
 def open_session(options: Options, console: Console, project: Project | None = None,
-                 tables: frozenset[tuple[str, str]] | None = None) -> Session:
-    """Load (unless given), compile against the tables that exist, read the registry."""
+                 tables: frozenset[tuple[str, str]] | None = None,
+                 con: duckdb.DuckDBPyConnection | None = None) -> Session:
+    """Load (unless given), compile against the tables that exist, read the registry.
+    Macros that look at the database use `con` (else a read-only peek at the file)."""
     project = project or load(options)
     if tables is None:
         tables = database.peek_tables(project.target)
     registry = load_registry(project)
-    compiled = compile_project(project, tables, options.full_refresh)
+    peek = None if con is not None else database.peek_connection(project.target)
+    source = con if con is not None else peek
+    db = Database(cursor=source.cursor() if source is not None else None,
+                  database=str(project.target.as_context()["database"]))
+    try:
+        compiled = compile_project(
+            project, tables, options.full_refresh, db=db,
+            log=lambda msg, info: console.info(msg) if info else console.debug(msg),
+            flags={"WHICH": options.which, "FULL_REFRESH": options.full_refresh})
+    finally:
+        if db.cursor is not None:
+            db.cursor.close()
+        db.cursor = None
+        if peek is not None:
+            peek.close()
     compiled = attach_ml_calls(compiled, registry)
     session = Session(options, project, compiled, registry, console)
     _report_config_keys(session)
+    for node in compiled.nodes.values():
+        if node.extra.get("compile_error") and not node.extra.get("introspective"):
+            console.debug(f"compile error in {node.unique_id}: {node.extra['compile_error']}")
     return session
 
 
@@ -185,7 +206,8 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         for dropped in database.clean_leftovers(con):
             console.debug(f"dropped leftover relation {dropped}")
         catalog = database.RelationCatalog(con)
-        session = open_session(options, console, project, catalog.tables())
+        options.which = command
+        session = open_session(options, console, project, catalog.tables(), con)
         order = selected(session, command)
         if any(session.compiled.nodes[uid].extra.get("ml_broken") for uid in order):
             warn_broken_functions(session)
@@ -252,6 +274,7 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
     lines = NodeLines(console, compiled, len(order))
 
     def work(cursor: duckdb.DuckDBPyConnection, node: CompiledNode) -> NodeResult:
+        node = fresh_node(session, node, cursor)
         if node.resource_type == "test":
             return run_test_node(cursor, node, kit)
         started = time.time()
@@ -302,6 +325,18 @@ class NodeLines:
             emit(events.node_error(node, result))
         elif result.message and result.status in ("skipped", "warn", "fail"):
             emit(events.node_note(node, result.message, events.STATUS_LEVEL[result.status]))
+
+
+def fresh_node(session: Session, node: CompiledNode,
+               cursor: duckdb.DuckDBPyConnection) -> CompiledNode:
+    """The node compiled as it must run now (see compiler.compile_for_run), with its
+    ML calls found again when its SQL changed."""
+    updated = compile_for_run(session.compiled, node, cursor)
+    if updated is not node and updated.compiled_sql != node.compiled_sql:
+        single = CompiledProject(session.project, session.compiled.properties,
+                                 {updated.unique_id: updated}, session.compiled.graph)
+        updated = attach_ml_calls(single, session.registry).nodes[updated.unique_id]
+    return updated
 
 
 def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: CompiledNode,

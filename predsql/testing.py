@@ -139,8 +139,12 @@ def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: Te
         ensure_schema(cursor, schema)
         cursor.execute(f"CREATE OR REPLACE TABLE {quote(schema)}.{quote(node.name)} AS {sql}")
         sql = f"SELECT * FROM {quote(schema)}.{quote(node.name)}"
-    failures = int(cursor.execute(f"SELECT count(*) FROM ({sql}) AS __t").fetchall()[0][0])
+    fail_calc = str(node.config.get("fail_calc") or "count(*)")
+    failures = int(cursor.execute(f"SELECT {fail_calc} FROM ({sql}) AS __t").fetchall()[0][0]
+                   or 0)
     status = test_status(node.config, failures, node.node.rel_path)
+    if status == "pass":
+        failures = 0  # as dbt: failures are counted only when they warn or fail
     done = time.time()
     rule = "error_if" if status == "fail" else "warn_if"
     message = "" if status == "pass" else (

@@ -39,11 +39,11 @@ def test_relationships_test_to_a_child_model_runs_after_it(project: Path) -> Non
     result = run_cli(project, "build")
     got = statuses(project)
     assert got == {"a": "success", "b": "success", "c": "success", "d": "success",
-                   "relationships_b_id_ref_c_id": "pass"}
+                   "relationships_b_id__id__ref_c_": "pass"}
     assert "TOTAL=5" in output(result)
     order = [r["unique_id"].split(".")[-1] for r in
              json.loads((project / "target/run_results.json").read_text())["results"]]
-    assert order.index("relationships_b_id_ref_c_id") > order.index("c")
+    assert order.index("relationships_b_id__id__ref_c_") > order.index("c")
 
 
 def test_failing_multi_parent_test_skips_only_what_is_below_both(project: Path) -> None:

@@ -55,8 +55,8 @@ def test_builtin_tests_in_both_spellings_and_forms(scores: Path) -> None:
     got = statuses(scores)
     assert got["unique_scores_id"] == ("fail", 1)
     assert got["not_null_scores_grade"] == ("fail", 1)
-    assert got["accepted_values_scores_grade_a_b_c"] == ("fail", 1)
-    assert got["accepted_range_scores_score"] == ("fail", 2)
+    assert got["accepted_values_scores_grade__a__b__c"] == ("fail", 1)
+    assert got["accepted_range_scores_score__1__0"] == ("fail", 2)
     assert got["score_open_interval"] == ("fail", 4)
 
 
@@ -140,7 +140,7 @@ def test_custom_generic_and_singular_tests(scores: Path) -> None:
     run_cli(scores, "build", code=1)
     got = statuses(scores)
     assert got["is_even_scores_id"] == ("fail", 2)
-    assert got["positive_scores_score"] == ("fail", 1)
+    assert got["positive_scores_score__False"] == ("fail", 1)
     assert got["no_big_scores"] == ("fail", 1)
     manifest = json.loads((scores / "target/manifest.json").read_text())
     assert manifest["nodes"]["test.proj.no_big_scores"]["depends_on"]["nodes"] == [
@@ -165,8 +165,8 @@ def test_source_tests_and_test_type_selector(project: Path) -> None:
     })
     run_cli(project, "test", "-s", "test_type:data", code=1)
     got = statuses(project)
-    assert got["unique_source_raw_events_id"] == ("fail", 1)
-    assert got["not_null_source_raw_events_id"] == ("fail", 1)
+    assert got["source_unique_raw_events_id"] == ("fail", 1)
+    assert got["source_not_null_raw_events_id"] == ("fail", 1)
 
 
 def test_build_skips_descendants_of_a_failing_test(project: Path) -> None:
