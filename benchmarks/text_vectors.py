@@ -85,6 +85,8 @@ def child_text_hand(n: int) -> dict:
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(run, [order[s:s + 64] for s in range(0, n, 64)]))
     done = time.perf_counter()
+    if os.environ.get("PREDSQL_SAVE_EMBEDDINGS"):  # real embeddings for hnsw_choice.py
+        np.save(os.environ["PREDSQL_SAVE_EMBEDDINGS"], out)
     return {"seconds": done - loaded, "setup_seconds": loaded - started}
 
 

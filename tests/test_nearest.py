@@ -156,9 +156,9 @@ def test_errors_name_the_model_and_the_fix(vecs: Path) -> None:
     text = output(run_cli(vecs, "compile", code=2))
     assert "models/dup.sql" in text and "k must be a positive integer" in text
     write(vecs, {"models/dup.sql": "select {{ predsql.nearest('q', 'e', 'i', 'e', key='id', "
-                                   "method='hnsw') }}"})
+                                   "ef_search=10) }}"})
     text = output(run_cli(vecs, "compile", code=2))
-    assert "models/dup.sql" in text and "not available yet" in text
+    assert "models/dup.sql" in text and "applies to method='hnsw'" in text
 
 
 def test_data_test_ephemeral_and_run_results(vecs: Path) -> None:
@@ -185,3 +185,31 @@ def test_data_test_ephemeral_and_run_results(vecs: Path) -> None:
     stats = closest["predsql"]["nearest"][0]
     assert stats["query_rows"] == 402 and stats["item_rows"] == 402 and stats["k"] == 1
     assert stats["method"] == "exact" and stats["provider"] == "CPUExecutionProvider"
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_hnsw_reports_recall_against_exact(vecs: Path, metric: str) -> None:
+    pytest.importorskip("faiss", reason="the `vectors` extra (faiss-cpu) is not installed")
+    write(vecs, {"models/approx.sql": f"""
+        select * from {{{{ predsql.nearest('queries', 'emb', 'items', 'emb', k=5, key='id',
+                                          metric='{metric}', method='hnsw', ef_search=64,
+                                          recall_sample=50) }}}}
+        """, "models/approx_excl.sql": """
+        select * from {{ predsql.nearest('queries', 'emb', 'items', 'emb', k=4, key='id',
+                                         method='hnsw', partition_by='cat',
+                                         exclude='bought', exclude_keys=['query_id', 'item_id']) }}
+        """})
+    run_cli(vecs, "run")
+    db = vecs / "vp.duckdb"
+    results = json.loads((vecs / "target" / "run_results.json").read_text())["results"]
+    stats = {r["unique_id"].split(".")[-1]: r["predsql"]["nearest"][0] for r in results}
+    assert stats["approx"]["method"] == "hnsw" and stats["approx"]["recall_sample"] == 50
+    assert stats["approx"]["recall_at_k"] >= 0.95
+    assert stats["approx_excl"]["recall_at_k"] >= 0.95
+    approx = by_query(query(db, "SELECT * FROM approx"))
+    exact = brute_force(random_vectors(120, 12, 2), clustered_vectors(400, 12, 1), 5, metric)
+    shared = sum(len({i for i, _ in approx[q]} & {i for i, _ in exact[q]}) for q in range(120))
+    assert shared / (120 * 5) >= 0.95
+    bought = set(query(db, "SELECT query_id, item_id FROM bought"))
+    rows = query(db, "SELECT query_key, item_key FROM approx_excl")
+    assert rows and not any(r in bought for r in rows)

@@ -204,6 +204,10 @@ def _compute(cursor: duckdb.DuckDBPyConnection, spec: NearestSpec, target: str, 
 
 
 def make_search(spec: NearestSpec, items: np.ndarray, device: str) -> Any:
+    if spec.method == "hnsw":
+        from predsql.vectors.approx import HnswSearch
+
+        return HnswSearch(items, spec.metric, dict(spec.options), workers=available_cores())
     search = ExactSearch(items, spec.metric, device, workers=available_cores())
     if search.device == "cuda":
         search.close()

@@ -18,7 +18,7 @@ from predsql.errors import RenderError
 
 METRICS = ("cosine", "ip", "l2")
 METRIC_ALIASES = {"inner_product": "ip", "dot": "ip", "euclidean": "l2", "cos": "cosine"}
-METHODS = ("exact",)
+METHODS = ("exact", "hnsw")
 START = "/* predsql.nearest "
 END = "/* end predsql.nearest */"
 MARK_RE = re.compile(r"\(\s*/\* predsql\.nearest (?P<json>\{.*?\}) \*/(?P<body>.*?)"
@@ -103,10 +103,6 @@ def make_spec(query: Any, query_column: str, items: Any, item_column: str, k: in
     if metric not in METRICS:
         raise RenderError(f"predsql.nearest(): unknown metric {metric!r}",
                           hint=f"use one of: {', '.join(METRICS)}")
-    if method == "hnsw":
-        raise RenderError("predsql.nearest(): method='hnsw' (approximate search) is not "
-                          "available yet", hint="use method='exact' (the default); "
-                          "partition_by keeps large searches small")
     if method not in METHODS:
         raise RenderError(f"predsql.nearest(): unknown method {method!r}",
                           hint=f"use one of: {', '.join(METHODS)}")
