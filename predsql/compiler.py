@@ -14,7 +14,14 @@ from predsql.dbt.adapter import Database
 from predsql.dbt.relation import Relation
 from predsql.errors import CompileError, PredsqlError, ProjectError
 from predsql.graph import Graph, build_graph
-from predsql.nodes import Node, Properties, Source, discover_nodes, read_properties
+from predsql.nodes import (
+    Node,
+    Properties,
+    Source,
+    default_materialization,
+    discover_nodes,
+    read_properties,
+)
 from predsql.project import Project
 from predsql.rendering import Renderer, RenderState, model_context
 
@@ -50,8 +57,7 @@ class CompiledNode:
 
     @property
     def materialized(self) -> str:
-        default = {"seed": "seed", "test": "test"}.get(self.resource_type, "table")
-        return str(self.config.get("materialized", default))
+        return str(self.config.get("materialized") or default_materialization(self.resource_type))
 
     @property
     def relation(self) -> str:

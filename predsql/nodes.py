@@ -17,6 +17,12 @@ DOCS_RE = re.compile(
 )
 
 
+def default_materialization(resource_type: str) -> str:
+    """dbt's defaults: a model is a view unless configured otherwise."""
+    return {"seed": "seed", "test": "test", "snapshot": "snapshot",
+            "analysis": "analysis"}.get(resource_type, "view")
+
+
 @dataclass(frozen=True)
 class Node:
     """A model, seed or singular test as found on disk, before rendering."""
@@ -35,8 +41,7 @@ class Node:
 
     @property
     def materialized(self) -> str:
-        default = {"seed": "seed", "test": "test"}.get(self.resource_type, "table")
-        return str(self.config.get("materialized", default))
+        return str(self.config.get("materialized") or default_materialization(self.resource_type))
 
 
 @dataclass(frozen=True)

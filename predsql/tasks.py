@@ -107,6 +107,8 @@ def open_session(options: Options, console: Console, project: Project | None = N
 
 def _report_config_keys(session: Session) -> None:
     for node in session.compiled.nodes.values():
+        for note in node.extra.get("notes", []):
+            session.console.debug(f"{node.node.rel_path}: {note}")
         for key in ignored_keys(node.config):
             session.console.debug(f"{node.node.rel_path}: config `{key}` is accepted and ignored")
         for key, close in unknown_keys(node.config):

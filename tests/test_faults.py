@@ -86,7 +86,8 @@ def limited(size: int):
 
 
 def test_disk_full_is_a_clean_error_and_keeps_old_data(project: Path) -> None:
-    write(project, {"models/small.sql": "select 1 as x",
+    write(project, {"predsql_project.yml": "name: proj\nmodels:\n  +materialized: table\n",
+                    "models/small.sql": "select 1 as x",
                     "models/wide.sql": "select range as id, {{ var('v', 0) }} as v, "
                                        "md5(range::varchar) as h from range(300000)"})
     run_cli(project, "run")
@@ -110,7 +111,7 @@ def test_memory_limit_fails_one_model_and_spilling_completes(project: Path) -> N
         "profiles.yml": "proj:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
                         "      path: proj.duckdb\n      settings: {memory_limit: '40MB', "
                         "temp_directory: '', threads: 1}\n",
-        "models/heavy.sql": heavy,
+        "models/heavy.sql": "{{ config(materialized='table') }} " + heavy,
         "models/light.sql": "select 1 as x",
     })
     result = run_cli(project, "run", code=1)

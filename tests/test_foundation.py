@@ -44,9 +44,10 @@ def test_fail_fast_stops_the_run(project: Path) -> None:
 
 
 def test_failed_rebuild_keeps_the_old_table(project: Path) -> None:
-    write(project, {"models/scores.sql": "select 1 as id, 0.5 as score"})
+    table = "{{ config(materialized='table') }} "
+    write(project, {"models/scores.sql": table + "select 1 as id, 0.5 as score"})
     run_cli(project, "run")
-    write(project, {"models/scores.sql": "select 1 as id, 1 / 'x' as score"})
+    write(project, {"models/scores.sql": table + "select 1 as id, 1 / 'x' as score"})
     run_cli(project, "run", code=1)
     assert query(db_of(project), "select id, score from scores") == [(1, 0.5)]
     leftovers = query(db_of(project), "select table_name from information_schema.tables "
@@ -67,7 +68,7 @@ def test_leftovers_of_a_killed_run_are_cleaned(project: Path) -> None:
 def test_view_and_table_swap_kinds(project: Path) -> None:
     write(project, {"models/m.sql": "{{ config(materialized='view') }} select 1 as x"})
     run_cli(project, "run")
-    write(project, {"models/m.sql": "select 2 as x"})
+    write(project, {"models/m.sql": "{{ config(materialized='table') }} select 2 as x"})
     run_cli(project, "run")
     assert query(db_of(project), "select table_type from information_schema.tables "
                                  "where table_name = 'm'") == [("BASE TABLE",)]

@@ -79,6 +79,19 @@ def test_ml_call_in_a_view_is_a_compile_error(proj: Path) -> None:
     assert "models/v.sql:2" in err and "materialized as a view" in err and "'score'" in err
 
 
+def test_ml_model_without_materialization_is_a_table(proj: Path) -> None:
+    write(proj, {"models/m.sql": "select id, score(a, b, c) as s from t",
+                 "models/plain.sql": "select 1 as x"})
+    result = run_cli(proj, "run", "--debug")
+    assert "calls ML functions and configures no materialization: built as a table" in (
+        output(result))
+    kinds = dict(query(proj / "chk.duckdb", "select table_name, table_type from "
+                       "information_schema.tables where table_name in ('m', 'plain')"))
+    assert kinds == {"m": "BASE TABLE", "plain": "VIEW"}
+    write(proj, {"predsql_project.yml": "name: chk\nmodels:\n  +materialized: view\n"})
+    assert "materialized as a view" in compile_error(proj)
+
+
 def test_ephemeral_ml_model_is_evaluated_by_its_consumer(proj: Path) -> None:
     write(proj, {
         "models/e.sql": "{{ config(materialized='ephemeral') }}\n"
