@@ -17,15 +17,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="run the long fault loops too")
+    parser.addoption("--dbt-live", action="store_true",
+                     help="also run real dbt-duckdb (DBT_BIN) next to predsql on the parity cases")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="needs --runslow")
+    slow = pytest.mark.skip(reason="needs --runslow")
+    live = pytest.mark.skip(reason="needs --dbt-live and the dbt venv")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if "slow" in item.keywords and not config.getoption("--runslow"):
+            item.add_marker(slow)
+        if "dbt_live" in item.keywords and not config.getoption("--dbt-live"):
+            item.add_marker(live)
 
 
 def run_cli(project: Path, *args: str, code: int | None = 0) -> Result:

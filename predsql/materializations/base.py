@@ -1,4 +1,4 @@
-"""Materializations as Python strategies: how a node's rows become a relation.
+"""Tables and views, and the atomic swap every materialization builds on.
 
 Every strategy that replaces a table builds it under a temporary name and swaps
 it in inside one transaction, so a failed or killed run leaves the previous
@@ -15,7 +15,6 @@ import duckdb
 
 from predsql.compiler import CompiledNode, strip_sql
 from predsql.database import TEMP_PREFIX, RelationCatalog, quote, relation
-from predsql.errors import ExecutionError
 
 _SWAP_LOCK = threading.Lock()
 
@@ -117,35 +116,6 @@ class ViewMaterialization:
         return BuildResult(None, "CREATE VIEW")
 
 
-class SeedMaterialization:
-    def build(
-        self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
-        catalog: RelationCatalog,
-    ) -> BuildResult:
-        return TableMaterialization().build(cursor, node, SqlRows(seed_select(node)), catalog)
-
-
-def seed_select(node: CompiledNode) -> str:
-    options = ["header = true", "auto_detect = true"]
-    types = node.config.get("column_types") or {}
-    if types:
-        if not isinstance(types, dict):
-            raise ExecutionError(
-                "`column_types` must map column names to DuckDB types",
-                path=node.node.properties_path or node.node.rel_path,
-            )
-        entries = ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in types.items())
-        options.append(f"types = {{{entries}}}")
-    if node.config.get("delimiter"):
-        options.append(f"delim = {_literal(node.config['delimiter'])}")
-    path = _literal(str(node.node.path))
-    return f"SELECT * FROM read_csv({path}, {', '.join(options)})"
-
-
-def _literal(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def drop_quietly(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, schema: str,
                   name: str) -> None:
     try:
@@ -153,15 +123,3 @@ def drop_quietly(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog, sc
         catalog.record(schema, name, None)
     except duckdb.Error:
         pass
-
-
-def materialization_for(node: CompiledNode) -> Materialization:
-    from predsql.incremental import IncrementalMaterialization  # builds on this module
-
-    strategies: dict[str, Materialization] = {
-        "table": TableMaterialization(),
-        "view": ViewMaterialization(),
-        "seed": SeedMaterialization(),
-        "incremental": IncrementalMaterialization(),
-    }
-    return strategies[node.materialized]

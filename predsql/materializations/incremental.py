@@ -14,7 +14,7 @@ import duckdb
 from predsql.compiler import CompiledNode
 from predsql.database import RelationCatalog, quote, relation
 from predsql.errors import ExecutionError, ProjectError
-from predsql.materializations import (
+from predsql.materializations.base import (
     BuildResult,
     RowSource,
     TableMaterialization,

@@ -1,0 +1,39 @@
+"""Materializations as Python strategies: how a node's rows become a relation.
+
+`base` holds tables, views and the atomic swap; `seeds`, `incremental` build on
+it. `materialization_for` picks the strategy of a compiled node.
+"""
+
+from __future__ import annotations
+
+from predsql.compiler import CompiledNode
+from predsql.materializations.base import (
+    BuildResult,
+    Materialization,
+    RowSource,
+    SqlRows,
+    TableMaterialization,
+    ViewMaterialization,
+    drop_quietly,
+    replace_relation,
+    swap_in,
+    temp_name,
+)
+from predsql.materializations.incremental import IncrementalMaterialization
+from predsql.materializations.seeds import SeedMaterialization
+
+__all__ = [
+    "BuildResult", "Materialization", "RowSource", "SqlRows", "TableMaterialization",
+    "ViewMaterialization", "SeedMaterialization", "IncrementalMaterialization",
+    "drop_quietly", "replace_relation", "swap_in", "temp_name", "materialization_for",
+]
+
+
+def materialization_for(node: CompiledNode) -> Materialization:
+    strategies: dict[str, Materialization] = {
+        "table": TableMaterialization(),
+        "view": ViewMaterialization(),
+        "seed": SeedMaterialization(),
+        "incremental": IncrementalMaterialization(),
+    }
+    return strategies[node.materialized]

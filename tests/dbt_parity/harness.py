@@ -1,0 +1,245 @@
+"""Run a project's steps under dbt-duckdb or predsql and describe what each step left.
+
+A case is a project folder under `projects/` with a `steps.yml`:
+
+    steps:
+      - run: [seed]                     # a command; its outcome is recorded
+      - write: {seeds/base.csv: "..."}  # change files between commands
+      - delete: [models/old.sql]
+      - sql: "update main.base set x = 1"   # change the database directly
+      - ls: [ls, --resource-type, seed] # a command whose stdout lines are recorded
+      - read: [target/compiled/p/analyses/a.sql]  # files whose text is recorded
+    volatile: [dbt_valid_from]          # columns whose non-NULL values are masked
+    skip_relations: []                  # relations not compared
+
+After each `run` the outcome is: the exit code, the status of every node keyed
+so that dbt's and predsql's names for the same test agree, and every relation
+of the database (kind, column names and types, rows sorted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+HERE = Path(__file__).parent
+PROJECTS = HERE / "projects"
+EXPECTED = HERE / "expected"
+DBT = os.environ.get("DBT_BIN", "/work/venvs/dbt/bin/dbt")
+INTERNAL_PREFIXES = ("__predsql",)
+
+Invoke = Callable[[list[str], Path], tuple[int, str]]
+
+
+def cases() -> list[str]:
+    return sorted(p.name for p in PROJECTS.iterdir() if (p / "steps.yml").is_file())
+
+
+def load_steps(case: str) -> dict[str, Any]:
+    return yaml.safe_load((PROJECTS / case / "steps.yml").read_text(encoding="utf-8"))
+
+
+def copy_case(case: str, tmp: Path) -> Path:
+    root = tmp / case
+    shutil.copytree(PROJECTS / case, root, ignore=shutil.ignore_patterns("steps.yml"))
+    return root
+
+
+def dbt_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
+    """The real dbt (the venv named by DBT_BIN), in `cwd` with its profiles.yml."""
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"}
+    proc = subprocess.run([DBT, "--no-use-colors", *args, "--profiles-dir", "."], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def dbt_ls_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"}
+    proc = subprocess.run([DBT, "--quiet", *args, "--profiles-dir", "."], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=600)
+    return proc.returncode, proc.stdout
+
+
+def run_case(case: str, tmp: Path, invoke: Invoke, ls_invoke: Invoke | None = None) -> list[dict]:
+    spec = load_steps(case)
+    root = copy_case(case, tmp)
+    outcomes: list[dict] = []
+    for step in spec["steps"]:
+        if "write" in step:
+            for rel, text in step["write"].items():
+                path = root / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+        elif "delete" in step:
+            for rel in step["delete"]:
+                (root / rel).unlink()
+        elif "sql" in step:
+            with duckdb.connect(str(root / spec.get("database", "db.duckdb"))) as con:
+                con.execute(step["sql"])
+        elif "ls" in step:
+            code, out = (ls_invoke or invoke)(list(step["ls"]), root)
+            lines = sorted(line.strip() for line in out.splitlines() if line.strip())
+            outcomes.append({"ls": step["ls"], "code": code, "lines": lines})
+        elif "read" in step:
+            texts = {}
+            for rel in step["read"]:
+                path = root / rel
+                texts[rel] = " ".join(path.read_text().split()) if path.exists() else None
+            outcomes.append({"read": texts})
+        else:
+            args = [str(a) for a in step["run"]]
+            (root / "target" / "run_results.json").unlink(missing_ok=True)
+            code, out = invoke(args, root)
+            outcomes.append({
+                "run": args, "code": code,
+                "results": node_statuses(root),
+                "relations": dump_database(root / spec.get("database", "db.duckdb"), spec),
+                "log": out[-3000:],
+            })
+    return outcomes
+
+
+# -- what a step left -------------------------------------------------------
+
+def _test_key(node: dict[str, Any], nodes: dict[str, Any]) -> str:
+    """A test's identity independent of the tool's naming."""
+    if node.get("resource_type") == "unit_test" or node["unique_id"].startswith("unit_test."):
+        return "unit_test:" + ".".join(node["unique_id"].split(".")[2:4])
+    meta = node.get("test_metadata") or {}
+    predsql = node.get("predsql") or {}
+    kind = meta.get("name") or predsql.get("test_name")
+    if not kind or kind == "singular":
+        return f"test:{node['name']}"
+    attached = node.get("attached_node") or (predsql.get("attached_to") or [None])[0]
+    if attached is None:
+        deps = node.get("depends_on", {}).get("nodes", [])
+        attached = deps[0] if deps else ""
+    target = ".".join(attached.split(".")[2:])
+    column = node.get("column_name") or predsql.get("column_name") or ""
+    return f"test:{kind}:{target}:{column}"
+
+
+def node_statuses(root: Path) -> dict[str, str]:
+    results_path = root / "target" / "run_results.json"
+    manifest_path = root / "target" / "manifest.json"
+    if not results_path.exists():
+        return {}
+    results = json.loads(results_path.read_text())["results"]
+    nodes: dict[str, Any] = {}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    statuses: dict[str, str] = {}
+    for result in results:
+        uid = result["unique_id"]
+        node = nodes.get(uid, {"unique_id": uid, "name": uid.split(".")[-1],
+                               "resource_type": uid.split(".")[0]})
+        if uid.startswith(("test.", "unit_test.")):
+            key = _test_key({"unique_id": uid, **node}, nodes)
+        else:
+            key = f"{uid.split('.')[0]}:{'.'.join(uid.split('.')[2:])}"
+        while key in statuses:
+            key += "+"
+        statuses[key] = result["status"]
+    return dict(sorted(statuses.items()))
+
+
+def canonical(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return float(f"{value:.10g}")
+    if isinstance(value, decimal.Decimal):
+        return str(value.normalize()) if value == value.to_integral() else str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def dump_database(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    volatile = set(spec.get("volatile", []))
+    skip = set(spec.get("skip_relations", []))
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        main = con.execute("select current_database()").fetchone()[0]
+        rows = con.execute(
+            "select table_catalog, table_schema, table_name, table_type "
+            "from information_schema.tables where table_catalog not in ('system', 'temp') "
+            "order by 1, 2, 3").fetchall()
+        result: dict[str, Any] = {}
+        for catalog, schema, name, kind in rows:
+            if name.startswith(INTERNAL_PREFIXES) or schema.startswith(INTERNAL_PREFIXES):
+                continue
+            key = f"{schema}.{name}" if catalog == main else f"{catalog}.{schema}.{name}"
+            if key in skip or name in skip:
+                continue
+            rel = f'"{catalog}"."{schema}"."{name}"'
+            try:
+                cursor = con.execute(f"select * from {rel}")
+                columns = [d[0] for d in cursor.description]
+                data = cursor.fetchall()
+                types = [r[1] for r in con.execute(f"describe {rel}").fetchall()]
+            except duckdb.Error as exc:
+                result[key] = {"kind": kind, "error": str(exc).splitlines()[0]}
+                continue
+            masked = [[("<volatile>" if columns[i] in volatile and v is not None else canonical(v))
+                       for i, v in enumerate(row)] for row in data]
+            masked.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
+            result[key] = {"kind": kind, "columns": [list(c) for c in zip(columns, types)],
+                           "rows": masked}
+        return result
+    finally:
+        con.close()
+
+
+def comparable(outcomes: list[dict]) -> list[dict]:
+    """The parts of the outcomes both tools must agree on (logs are for reading)."""
+    return [{k: v for k, v in o.items() if k != "log"} for o in outcomes]
+
+
+def write_expected(case: str, outcomes: list[dict], versions: dict[str, str]) -> Path:
+    EXPECTED.mkdir(exist_ok=True)
+    path = EXPECTED / f"{case}.json"
+    path.write_text(json.dumps({"recorded_with": versions, "outcomes": comparable(outcomes)},
+                               indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def read_expected(case: str) -> dict[str, Any]:
+    return json.loads((EXPECTED / f"{case}.json").read_text(encoding="utf-8"))
+
+
+def predsql_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
+    """predsql in this process, from `cwd` as dbt is run (relative paths resolve there)."""
+    from click.testing import CliRunner
+
+    from predsql.cli import main
+
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+    return result.exit_code, result.stdout + result.stderr
