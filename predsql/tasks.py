@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +96,29 @@ def open_session(options: Options, console: Console, project: Project | None = N
         db.cursor = None
         if peek is not None:
             peek.close()
-    compiled = attach_ml_calls(compiled, registry)
+    compiled = tables_by_default(attach_ml_calls(compiled, registry))
     session = Session(options, project, compiled, registry, console)
     _report_config_keys(session)
     for node in compiled.nodes.values():
         if node.extra.get("compile_error") and not node.extra.get("introspective"):
             console.debug(f"compile error in {node.unique_id}: {node.extra['compile_error']}")
     return session
+
+
+def tables_by_default(compiled: CompiledProject) -> CompiledProject:
+    """A model with ML calls or predsql.nearest() and no configured materialization is
+    built as a table: dbt's default, a view, cannot evaluate them lazily."""
+    nodes = dict(compiled.nodes)
+    for uid, node in compiled.nodes.items():
+        if node.resource_type != "model" or node.config.get("materialized"):
+            continue
+        if not node.extra.get("ml_calls") and not has_nearest(node):
+            continue
+        note = (f"model {node.name!r} calls ML functions or predsql.nearest() and configures "
+                "no materialization: built as a table (a view cannot evaluate them)")
+        nodes[uid] = replace(node, config={**node.config, "materialized": "table"},
+                             extra={**node.extra, "notes": [*node.extra.get("notes", []), note]})
+    return replace(compiled, nodes=nodes)
 
 
 def _report_config_keys(session: Session) -> None:

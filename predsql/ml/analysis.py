@@ -132,16 +132,6 @@ def attach_ml_calls(compiled: CompiledProject, registry: Registry) -> CompiledPr
             broken = sorted({c.function for c in calls if c.broken})
             if broken:
                 extra["ml_broken"] = broken
-            nodes[uid] = _table_by_default(replace(node, extra=extra))
+            nodes[uid] = replace(node, extra=extra)
     return replace(compiled, nodes=nodes)
 
-
-def _table_by_default(node: CompiledNode) -> CompiledNode:
-    """A model with ML calls and no configured materialization is built as a table:
-    dbt's default, a view, cannot evaluate ML calls lazily."""
-    if node.resource_type != "model" or node.config.get("materialized"):
-        return node
-    note = (f"model {node.name!r} calls ML functions and configures no materialization: "
-            "built as a table (a view cannot evaluate ML calls)")
-    return replace(node, config={**node.config, "materialized": "table"},
-                   extra={**node.extra, "notes": [*node.extra.get("notes", []), note]})
