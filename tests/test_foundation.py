@@ -273,7 +273,7 @@ def test_macros_and_threads(project: Path) -> None:
 def test_quiet_and_json_logs(project: Path) -> None:
     write(project, {"models/m.sql": "select 1 as x"})
     quiet = run_cli(project, "run", "--quiet").stdout.splitlines()
-    assert len(quiet) == 1 and quiet[0].startswith("Finished running 1 table model")
+    assert len(quiet) == 1 and quiet[0].startswith("Finished running 1 view model")
     lines = run_cli(project, "run", "--log-format", "json").stdout.splitlines()
     records = [json.loads(line) for line in lines]
     assert any(r.get("status") == "success" and r.get("node") == "model.proj.m" for r in records)

@@ -72,7 +72,7 @@ def test_start_lines_numbers_plurals_and_separators(scored: Path) -> None:
     assert f"{negatives:,} NaN outputs" in result.stdout
     assert re.search(r"WARN 1 accepted_values_a_id_+1 \.+ \[WARN 1 in", result.stdout)
     assert re.search(r"FAIL 1 accepted_values_a_x_+2 \.+ \[FAIL 1 in", result.stdout)
-    assert "Finished running 1 seed, 2 table models, 3 tests in " in result.stdout
+    assert "Finished running 1 seed, 1 table model, 3 tests, 1 view model in " in result.stdout
     assert "Completed with 1 error." in result.stderr
 
 
@@ -123,7 +123,7 @@ def test_quiet_prints_errors_and_the_summary(scored: Path) -> None:
     result = run_cli(scored, "build", "--quiet", code=1)
     assert "START" not in output(result) and "PASS" not in result.stdout.split("Finished")[0]
     assert re.search(r"FAIL 1 accepted_values_a_x_+2", result.stdout)
-    assert "ERROR creating sql table model main.broken" in result.stdout
+    assert "ERROR creating sql view model main.broken" in result.stdout
     assert "no_such_column" in result.stderr
     assert "Finished running" in result.stdout and "Completed with 2 errors." in result.stderr
 
