@@ -93,6 +93,9 @@ def execution(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")(func)
     func = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
                         help="Override every ML function's device.")(func)
+    func = click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
+                        help="Run every ML function here (local) or on the Ray cluster of the "
+                        "target's `executor:` settings (ray).")(func)
     func = click.option("--no-cache", is_flag=True, help="Ignore the prediction cache.")(func)
     func = click.option("--lock-timeout", type=float, default=0.0,
                         help="Seconds to wait for a database held by another run.")(func)

@@ -20,7 +20,8 @@ STATUS_STYLE = {"success": "green", "pass": "green", "warn": "yellow", "error": 
                 "fail": "red", "skipped": "yellow"}
 LINE_WIDTH = 80
 ML_FIELDS = ("rows_inferred", "rows_from_cache", "rows_null", "nan_outputs", "rows_per_second",
-             "provider", "batches", "inference_seconds", "distinct_tuples", "fingerprint")
+             "provider", "batches", "inference_seconds", "distinct_tuples", "fingerprint",
+             "executor", "actors", "per_actor", "actor_restarts", "retried_batches")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ def ml_function(node: Any, function: str, stats: Mapping[str, Any]) -> Event:
         text += f", {plural(stats['rows_null'], 'NULL row')} not scored"
     if stats.get("nan_outputs"):
         text += f", {plural(stats['nan_outputs'], 'NaN output')}"
+    if stats.get("executor") == "ray":
+        text += f", on ray with {plural(stats['actors'], 'actor')}"
+        if stats.get("retried_batches"):
+            text += f" ({plural(stats['retried_batches'], 'batch', 'batches')} retried)"
     return Event("ml_function", "info", text,
                  {"node": node.unique_id, "name": node.name, "function": function,
                   **_ml_fields(stats)}, indented=True)

@@ -29,6 +29,7 @@ class Target:
     threads: int = 1
     settings: dict[str, Any] = field(default_factory=dict)
     profile_file: str | None = None
+    executor: Any = None  # the raw `executor:` entry (predsql/executors/config.py)
 
     def as_context(self) -> dict[str, Any]:
         return {
@@ -371,4 +372,5 @@ def _target_from_profile(
         threads=int(threads or output.get("threads", 1)),
         settings=settings,
         profile_file=str(path),
+        executor=output.get("executor"),
     )

@@ -16,13 +16,14 @@ from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
 from predsql.dbt.adapter import Database
 from predsql.errors import CompileError, ExecutionError
+from predsql.executors.base import Executors
+from predsql.executors.config import executor_config
 from predsql.interrupts import Interrupt, handle_signals
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
 from predsql.ml import cache
 from predsql.ml.analysis import attach_ml_calls
 from predsql.ml.executor import MlRows, check_ml_types
 from predsql.ml.registry import Registry, load_registry
-from predsql.ml.runtime import RuntimePool
 from predsql.project import Project, load_project
 from predsql.runner import NodeResult, run_nodes
 from predsql.selection import select
@@ -47,6 +48,7 @@ class Options:
     fail_fast: bool = False
     debug: bool = False
     device: str | None = None
+    executor: str | None = None
     no_cache: bool = False
     lock_timeout: float = 0.0
     state: Path | None = None
@@ -232,7 +234,9 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         write_compiled_sql(session.compiled)
         write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
         _check_before_running(session, con, order)
-        runtimes = RuntimePool(session.registry, session.options.device, session.console)
+        runtimes = Executors(session.registry, executor_config(
+            project.target.executor, project.target.profile_file, session.options.executor),
+            session.options.device, session.console)
         kit = TestKit(session.compiled, runtimes, session.console)
         interrupt.on_interrupt(runtimes.terminate)
         try:
@@ -280,7 +284,7 @@ def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
 
 
 def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
-             runtimes: RuntimePool, kit: TestKit, catalog: database.RelationCatalog,
+             runtimes: Executors, kit: TestKit, catalog: database.RelationCatalog,
              command: str, interrupt: Interrupt) -> list[NodeResult]:
     compiled = session.compiled
     console = session.console
@@ -358,7 +362,7 @@ def fresh_node(session: Session, node: CompiledNode,
 
 
 def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
-               runtimes: RuntimePool) -> RowSource:
+               runtimes: Executors) -> RowSource:
     def rows(node: CompiledNode) -> RowSource:
         if node.extra.get("ml_calls"):
             return MlRows(node, session.registry, runtimes, cursor,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import duckdb
 import pytest
@@ -78,6 +80,14 @@ def project(tmp_path: Path) -> Path:
     """An empty project with the embedded default database."""
     root = tmp_path / "proj"
     return write(root, {"predsql_project.yml": "name: proj\n"})
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """One Ray cluster per test session (tests/ray_helpers.py); Ray starts in seconds."""
+    from ray_helpers import start_cluster
+
+    yield from start_cluster()
 
 
 def db_of(root: Path, name: str = "proj") -> Path:

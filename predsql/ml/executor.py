@@ -12,13 +12,13 @@ from sqlglot import exp
 from predsql.compiler import CompiledNode
 from predsql.database import WORK_SCHEMA, ensure_schema, quote
 from predsql.errors import CompileError, ExecutionError
+from predsql.executors.base import Executors
 from predsql.ml import cache
 from predsql.ml.analysis import parse_sql
 from predsql.ml.arguments import positional_sql
-from predsql.ml.mapping import FunctionStats, StageStream
+from predsql.ml.mapping import FunctionStats, StageStream, function_stats
 from predsql.ml.plan import Plan, Stage, build_plan
 from predsql.ml.registry import Registry
-from predsql.ml.runtime import RuntimePool
 
 METADATA_COLUMN = "_predsql_ml_fingerprints"
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -65,7 +65,7 @@ class MlRows:
     """A RowSource for models with ML calls (see materializations.RowSource)."""
 
     def __init__(self, node: CompiledNode, registry: Registry,
-                 runtimes: RuntimePool, cursor: duckdb.DuckDBPyConnection, console: Any,
+                 runtimes: Executors, cursor: duckdb.DuckDBPyConnection, console: Any,
                  use_cache: bool = True) -> None:
         self.node = node
         self.runtimes = runtimes
@@ -121,8 +121,8 @@ class MlRows:
             return stage
         filled = []
         for call in cached:
-            self._stats.setdefault(call.fn.name, FunctionStats(
-                call.fn.name, call.fn.fingerprint, self.runtimes.get(call.fn.name).provider))
+            self._stats.setdefault(call.fn.name,
+                                   function_stats(call.fn, self.runtimes.get(call.fn.name)))
             work = self._work_table(f"keys{len(self._extra_tables)}")
             fresh = self._work_table(f"fresh{len(self._extra_tables)}")
             self._extra_tables += [work, fresh]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,9 +22,9 @@ from predsql.compiler import CompiledNode
 from predsql.errors import ExecutionError, InferenceError
 from predsql.ml.arrays import result_arrow_type, valid_rows
 from predsql.ml.plan import Stage, StageCall
-from predsql.ml.runtime import RuntimePool, map_batch
 
 READ_BATCH = 131072
+THREAD_JOIN = 30.0  # seconds a finished stage waits for its reader and mapper threads
 _END = object()
 T = TypeVar("T")
 
@@ -41,7 +42,27 @@ class FunctionStats:
     nan_outputs: int = 0
     distinct_tuples: int = 0
     truncated_rows: int = 0  # text functions: texts cut to max_length
+    executor: dict[str, Any] = field(default_factory=lambda: {"executor": "local"})
+    per_actor: dict[str, list[Any]] = field(default_factory=dict)  # label: [rows, s, pids]
+    retried_batches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, mapped: Any, pending: Any) -> None:
+        with self.lock:
+            self.rows_inferred += mapped.rows_inferred
+            self.distinct_tuples += mapped.distinct_tuples
+            self.rows_null += mapped.rows_null
+            self.batches += mapped.batches
+            self.seconds += mapped.seconds
+            self.nan_outputs += mapped.nan_outputs
+            self.truncated_rows += mapped.truncated_rows
+            actor = getattr(pending, "actor", "")
+            if actor:
+                entry = self.per_actor.setdefault(actor, [0, 0.0, set()])
+                entry[0] += mapped.rows_inferred
+                entry[1] += mapped.seconds
+                entry[2].add(pending.pid)
+                self.retried_batches += pending.attempts
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,13 +78,26 @@ class FunctionStats:
             "nan_outputs": self.nan_outputs,
             "distinct_tuples": self.distinct_tuples,
             "truncated_rows": self.truncated_rows,
+            **self.executor,
+            **self._actors(),
+        }
+
+    def _actors(self) -> dict[str, Any]:
+        if self.executor.get("executor") != "ray":
+            return {}
+        return {
+            "per_actor": {label: {"rows": rows, "inference_seconds": round(seconds, 4),
+                                  "rows_per_second": rows / seconds if seconds else 0.0}
+                          for label, (rows, seconds, _) in sorted(self.per_actor.items())},
+            "actor_restarts": sum(len(pids) - 1 for _, _, pids in self.per_actor.values()),
+            "retried_batches": self.retried_batches,
         }
 
 
 class StageStream:
     """Streams one stage: DuckDB input -> ML map -> Arrow reader for DuckDB."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, stage: Stage, runtimes: RuntimePool,
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, stage: Stage, runtimes: Any,
                  stats: dict[str, FunctionStats], console: Any, node: CompiledNode) -> None:
         self.stage = stage
         self.runtimes = runtimes
@@ -74,15 +108,18 @@ class StageStream:
         self.stopped = threading.Event()
         self.read_cursor = cursor.cursor()
         self.bar: Any = None
+        self.threads: list[threading.Thread] = []
         self._dedupe: dict[str, bool | None] = {}
         self.total: int | None = None
         if console is not None and console.shows_progress:
             row = self.read_cursor.execute(f"SELECT count(*) FROM ({stage.input_sql})").fetchall()[0]
             self.total = int(row[0]) if row else None
-        for call in stage.calls:
-            runtime = runtimes.get(call.fn.name)
-            stats.setdefault(call.fn.name, FunctionStats(call.fn.name, call.fn.fingerprint,
-                                                         runtime.provider))
+        handles = [runtimes.get(call.fn.name) for call in stage.calls]
+        for call, handle in zip(stage.calls, handles):
+            stats.setdefault(call.fn.name, function_stats(call.fn, handle))
+        # batches a stage keeps submitted (0: mapped at submission), rows per batch
+        self.window = max((h.window for h in handles), default=0)
+        self.read_batch = min((h.read_batch for h in handles if h.read_batch), default=READ_BATCH)
         try:
             self.relation = self.read_cursor.sql(stage.input_sql)
         except duckdb.Error as exc:
@@ -94,7 +131,7 @@ class StageStream:
 
     def reader(self) -> pa.RecordBatchReader:
         try:
-            source = self.relation.to_arrow_reader(READ_BATCH)
+            source = self.relation.to_arrow_reader(self.read_batch)
         except duckdb.Error as exc:
             raise self._read_error(exc) from exc
         fields = [source.schema.field(name) for name in self.stage.passthrough]
@@ -114,7 +151,10 @@ class StageStream:
             raise
         finally:
             self.stopped.set()
+            for thread in self.threads:  # none may hold DuckDB objects once the stage ends
+                thread.join(timeout=THREAD_JOIN)
             self.read_cursor.close()
+            self.relation = None  # a failed stage lives on in its error's traceback
 
     def _batches(self, source: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         """Three overlapping steps: a reader thread pulls DuckDB batches, a mapper
@@ -132,21 +172,31 @@ class StageStream:
                 self._put(read, self._read_error(exc))
 
         def mapper() -> None:
-            while True:
-                item = read.get()
-                if item is _END or isinstance(item, BaseException):
-                    self._put(mapped, item)
-                    return
-                try:
-                    result = (self._map_batch(item), item.num_rows)
-                except BaseException as exc:
-                    self._put(mapped, exc)
-                    return
-                if not self._put(mapped, result):
-                    return
+            """Submit each batch to the executors; take results back in order, keeping
+            at most `window` batches submitted (the first one is taken at once: it
+            decides per-batch deduplication)."""
+            pending: deque[tuple[pa.RecordBatch, list[Any]]] = deque()
+            try:
+                while True:
+                    item = read.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    if item is not _END:
+                        pending.append((item, self._submit(item)))
+                    while pending and (item is _END or len(pending) > self.window
+                                       or len(self._dedupe) < len(self.stage.calls)):
+                        if not self._put(mapped, self._collect(*pending.popleft())):
+                            return
+                    if item is _END:
+                        self._put(mapped, _END)
+                        return
+            except BaseException as exc:  # handed on to the consumer
+                self._put(mapped, exc)
 
-        threading.Thread(target=reader, daemon=True, name="predsql-reader").start()
-        threading.Thread(target=mapper, daemon=True, name="predsql-mapper").start()
+        self.threads = [threading.Thread(target=reader, daemon=True, name="predsql-reader"),
+                        threading.Thread(target=mapper, daemon=True, name="predsql-mapper")]
+        for thread in self.threads:
+            thread.start()
         try:
             while True:
                 item = mapped.get()
@@ -161,6 +211,7 @@ class StageStream:
                 yield batch
         finally:
             self.stopped.set()
+            source = None  # noqa: F841  (frames in a traceback would keep DuckDB open)
 
     def _put(self, target: queue.Queue[Any], item: Any) -> bool:
         """Put unless the consumer has stopped; False when it has."""
@@ -172,13 +223,20 @@ class StageStream:
                 continue
         return False
 
-    def _map_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        columns = [batch.column(name) for name in self.stage.passthrough]
-        columns += [self._call(call, batch) for call in self.stage.calls]
-        names = list(self.stage.passthrough) + [c.result_column for c in self.stage.calls]
-        return pa.RecordBatch.from_arrays(columns, names=names)
+    def _submit(self, batch: pa.RecordBatch) -> list[Any]:
+        return [self._submit_call(call, batch) for call in self.stage.calls]
 
-    def _call(self, call: StageCall, batch: pa.RecordBatch) -> pa.Array:
+    def _collect(self, batch: pa.RecordBatch, pending: list[Any]) -> tuple[pa.RecordBatch, int]:
+        columns = [batch.column(name) for name in self.stage.passthrough]
+        for call, submitted in zip(self.stage.calls, pending):
+            mapped = submitted.result()
+            self._dedupe[call.result_column] = mapped.deduplicated
+            self.stats[call.fn.name].add(mapped, submitted)
+            columns.append(mapped.column)
+        names = list(self.stage.passthrough) + [c.result_column for c in self.stage.calls]
+        return pa.RecordBatch.from_arrays(columns, names=names), batch.num_rows
+
+    def _submit_call(self, call: StageCall, batch: pa.RecordBatch) -> Any:
         fn = call.fn
         arrays = [batch.column(name) for name in call.arg_columns]
         if fn.on_null == "error":
@@ -191,18 +249,8 @@ class StageStream:
                     hint=f"filter the NULLs out, coalesce them, or set on_null: null in "
                     f"{fn.yml_path}",
                 )
-        mapped = map_batch(self.runtimes.get(fn.name), arrays, self._dedupe.get(call.result_column))
-        self._dedupe[call.result_column] = mapped.deduplicated
-        stats = self.stats[fn.name]
-        with stats.lock:
-            stats.rows_inferred += mapped.rows_inferred
-            stats.distinct_tuples += mapped.distinct_tuples
-            stats.rows_null += mapped.rows_null
-            stats.batches += mapped.batches
-            stats.seconds += mapped.seconds
-            stats.nan_outputs += mapped.nan_outputs
-            stats.truncated_rows += mapped.truncated_rows
-        return mapped.column
+        handle = self.runtimes.get(fn.name)
+        return handle.submit(arrays, self._dedupe.get(call.result_column))
 
     def _read_error(self, exc: BaseException) -> BaseException:
         if not isinstance(exc, duckdb.ConversionException):
@@ -234,3 +282,7 @@ class StageStream:
             cursor.close()
         return ""
 
+
+
+def function_stats(fn: Any, handle: Any) -> FunctionStats:
+    return FunctionStats(fn.name, fn.fingerprint, handle.provider, executor=handle.stats())

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from predsql.errors import RegistryError
+from predsql.executors.config import check_function_executor
 from predsql.ml.model_info import ModelInfo, SignatureCache, TensorInfo, model_info
 from predsql.ml.onnx_files import confined_path
 from predsql.ml.specs import BrokenFunction, InputSpec, MlFunction, OutputSpec, ZipMapInfo
@@ -28,7 +29,7 @@ from predsql.yamlio import expect_mapping, read_yaml
 __all__ = ["BrokenFunction", "InputSpec", "MlFunction", "OutputSpec", "Registry", "load_registry"]
 
 FUNCTION_KEYS = {"name", "description", "model", "inputs", "output", "outputs", "batch_size",
-                 "device", "on_null", "cache", "threads", "locale"} | TEXT_KEYS
+                 "device", "on_null", "cache", "threads", "locale", "executor"} | TEXT_KEYS
 INPUT_KEYS = {"name", "type", "columns"}
 OUTPUT_KEYS = {"name", "as", "index", "key"}
 ONNX_TO_SQL = {
@@ -157,6 +158,8 @@ def _load_function(project: Project, path: Path, rel: Path, entry: dict[str, Any
     on_null = str(entry.get("on_null", "null"))
     if on_null not in ON_NULL:
         raise fail(f"on_null {on_null!r} must be `null`, `error` or `nan`")
+    if "executor" in entry:
+        check_function_executor(entry["executor"], fail)
     batch_size = entry.get("batch_size")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise fail("batch_size must be a positive integer")
@@ -191,7 +194,8 @@ def _load_function(project: Project, path: Path, rel: Path, entry: dict[str, Any
     digest = hashlib.sha256(f"{info.sha256}:{info.external_sha256}:".encode())
     if text is not None:
         digest.update(text.digest.encode())
-    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    scored = {k: v for k, v in config.items() if k != "executor"}  # where it runs: same results
+    digest.update(json.dumps(scored, sort_keys=True, default=str).encode())
     return MlFunction(
         name=name.lower(),
         description=str(entry.get("description", "")),
