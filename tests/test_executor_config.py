@@ -76,11 +76,13 @@ def project(root: Path, executor: str = "", function_executor: str = "") -> Path
     return root
 
 
-def test_a_bad_function_entry_fails_before_data_moves(tmp_path: Path) -> None:
+def test_a_bad_function_entry_breaks_that_function_only(tmp_path: Path) -> None:
     root = project(tmp_path / "p", function_executor="    executor: {type: ray, actorz: 2}\n")
-    text = output(run_cli(root, "run", code=2))
-    assert "functions/f.yml" in text and "unknown executor key `actorz`" in text
+    write(root, {"models/plain.sql": "select 1 as x"})
+    text = output(run_cli(root, "run", code=1))
+    assert "functions/f.yml:2: function 'score': unknown executor key `actorz`" in text
     assert "did you mean `actors`?" in text
+    assert query(root / "proj.duckdb", "select x from plain") == [(1,)]
 
 
 def test_the_executor_does_not_change_the_fingerprint(tmp_path: Path) -> None:

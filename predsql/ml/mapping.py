@@ -42,7 +42,7 @@ class FunctionStats:
     nan_outputs: int = 0
     distinct_tuples: int = 0
     truncated_rows: int = 0  # text functions: texts cut to max_length
-    executor: dict[str, Any] = field(default_factory=lambda: {"executor": "local"})
+    handle: Any = field(default=None, repr=False)  # the executor's handle: its stats() at the end
     per_actor: dict[str, list[Any]] = field(default_factory=dict)  # label: [rows, s, pids]
     retried_batches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -78,12 +78,12 @@ class FunctionStats:
             "nan_outputs": self.nan_outputs,
             "distinct_tuples": self.distinct_tuples,
             "truncated_rows": self.truncated_rows,
-            **self.executor,
+            **(self.handle.stats() if self.handle is not None else {"executor": "local"}),
             **self._actors(),
         }
 
     def _actors(self) -> dict[str, Any]:
-        if self.executor.get("executor") != "ray":
+        if not self.per_actor:
             return {}
         return {
             "per_actor": {label: {"rows": rows, "inference_seconds": round(seconds, 4),
@@ -285,4 +285,4 @@ class StageStream:
 
 
 def function_stats(fn: Any, handle: Any) -> FunctionStats:
-    return FunctionStats(fn.name, fn.fingerprint, handle.provider, executor=handle.stats())
+    return FunctionStats(fn.name, fn.fingerprint, handle.provider, handle=handle)
