@@ -156,3 +156,29 @@ def test_cuda_without_gpus_per_actor_is_an_error(tmp_path: Path) -> None:
     text = output(run_cli(root, "run", "--device", "cuda", code=1))
     assert "device: cuda on Ray, but its actors get no GPU" in text
     assert "num_gpus_per_actor" in text
+
+
+def test_text_functions_run_on_ray_too(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers", reason="the `text` extra (tokenizers) is not installed")
+    import text_models
+
+    root = write(tmp_path / "tp", {
+        "predsql_project.yml": "name: tp\n",
+        "functions/text.yml": "functions:\n  - name: embed\n    model: bert.onnx\n"
+                              "    tokenizer: tokenizer.json\n    max_length: 6\n"
+                              "    pooling: mean\n    batch_size: 3\n",
+        "models/emb.sql": "select id, embed(body) as v from docs",
+    })
+    (root / "functions/tokenizer.json").write_text(text_models.tokenizer_json())
+    text_models.tiny_bert(root / "functions/bert.onnx")
+    texts = [" ".join(text_models.WORDS[i % 7: i % 7 + 1 + i % 9]) for i in range(300)]
+    with duckdb.connect(str(root / "tp.duckdb")) as con:
+        con.execute("CREATE TABLE docs AS SELECT * FROM unnest(?) WITH ORDINALITY t(body, id)",
+                    [texts + [None, " "]])
+    run_cli(root, "run")
+    local = query(root / "tp.duckdb", "select * from emb")
+    run_cli(root, "run", "--executor", "ray")
+    assert query(root / "tp.duckdb", "select * from emb") == local
+    stats = json.loads((root / "target/run_results.json").read_text())["results"][0]
+    embed = stats["predsql"]["ml_functions"]["embed"]
+    assert embed["executor"] == "ray" and embed["rows_null"] == 2 and embed["truncated_rows"] > 0

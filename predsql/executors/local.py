@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from predsql.executors.base import Done
-from predsql.ml.runtime import FunctionRuntime, RuntimePool
+from predsql.ml.runtime import FunctionRuntime, RuntimePool, map_batch
 
 
 class LocalHandle:
@@ -18,7 +18,7 @@ class LocalHandle:
         self.provider = runtime.provider
 
     def submit(self, arrays: list[Any], dedupe: bool | None) -> Done:
-        return Done(self.runtime.map_batch(arrays, dedupe))
+        return Done(map_batch(self.runtime, arrays, dedupe))  # any runtime, text ones too
 
     def stats(self) -> dict[str, Any]:
         return {"executor": "local"}
