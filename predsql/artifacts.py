@@ -37,12 +37,15 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def write_compiled_sql(compiled: CompiledProject) -> None:
-    base = compiled.project.target_dir / "compiled" / compiled.project.name
+    base = compiled.project.target_dir / "compiled"
     secrets = secret_values()
     for node in compiled.nodes.values():
         if node.resource_type == "seed" or not node.compiled_sql:
             continue
-        path = base / node.node.rel_path
+        package = node.node.fqn[0] if node.node.fqn else compiled.project.name
+        path = base / package / node.node.rel_path
+        if path.suffix in (".yml", ".yaml"):  # a generic test: <properties file>/<test>.sql
+            path = path / f"{node.name}.sql"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(redact_secrets(node.compiled_sql, secrets), encoding="utf-8")
 

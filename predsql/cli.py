@@ -298,6 +298,24 @@ def debug_cmd(options: Options, console: Console) -> int:
     return 0
 
 
+@main.command("deps", context_settings=CONTEXT)
+@common
+def deps_cmd(options: Options, console: Console) -> int:
+    """Install the local: and git: packages of packages.yml into dbt_packages/."""
+    from predsql.dbt.deps import install
+    from predsql.dbt.packages import DEFAULT_INSTALL_PATH
+    from predsql.project import find_project_file
+    from predsql.yamlio import read_yaml
+
+    root = options.project_dir.resolve()
+    raw = read_yaml(find_project_file(root)) or {}
+    install_path = str(raw.get("packages-install-path") or DEFAULT_INSTALL_PATH)
+    installed = install(root, install_path, console.info)
+    console.info(f"{len(installed)} package{'s' if len(installed) != 1 else ''} in "
+                 f"{install_path}/")
+    return 0
+
+
 @main.command("clean", context_settings=CONTEXT)
 @common
 def clean_cmd(options: Options, console: Console) -> int:

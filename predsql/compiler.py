@@ -11,6 +11,7 @@ from typing import Any
 
 from predsql.configs import merge_into, tree_config
 from predsql.dbt.adapter import Database
+from predsql.dbt.loading import package_views
 from predsql.dbt.relation import Relation
 from predsql.errors import CompileError, PredsqlError, ProjectError
 from predsql.graph import Graph, build_graph
@@ -138,6 +139,36 @@ def incremental_check(tables: frozenset[tuple[str, str]], full_refresh: bool,
     return check
 
 
+def _check_unique_names(nodes: list[Node]) -> None:
+    seen: dict[str, Node] = {}
+    for node in nodes:
+        if node.resource_type == "test":
+            continue
+        first = seen.setdefault(node.name.lower(), node)
+        if first is not node:
+            raise ProjectError(
+                f"two nodes are named {node.name!r}: {first.unique_id} ({first.rel_path}) and "
+                f"{node.unique_id} ({node.rel_path})", path=node.rel_path,
+                hint="names are case-insensitive and unique across the project and its "
+                     "packages; disable or rename one of them")
+
+
+def package_nodes(view: Project, props: Properties) -> list[Node]:
+    """A package's models, seeds and tests; its properties join the project's."""
+    own = read_properties(view)
+    for name, entry in [*own.models.items(), *own.seeds.items()]:
+        target = props.models if name in own.models else props.seeds
+        if name in target:
+            raise ProjectError(f"package {view.name!r} describes {name!r}, which the "
+                               f"project also describes ({target[name]['__path__']})",
+                               path=view.root / entry["__path__"],
+                               hint="model and seed names must be unique across packages")
+        target[name] = entry
+    props.sources.update(own.sources)
+    props.docs.update({k: v for k, v in own.docs.items() if k not in props.docs})
+    return discover_nodes(view, own)
+
+
 def compile_project(
     project: Project,
     tables: frozenset[tuple[str, str]] = frozenset(),
@@ -150,7 +181,11 @@ def compile_project(
     """`tables`: the (schema, name) of the tables that exist now, for is_incremental();
     `db`: the connection macros may introspect while compiling (none: they see nothing)."""
     props = read_properties(project)
-    nodes = [replace(n, config=base_config(project, n)) for n in discover_nodes(project, props)]
+    found = discover_nodes(project, props)
+    for view in package_views(project):
+        found += package_nodes(view, props)
+    _check_unique_names(found)
+    nodes = [replace(n, config=base_config(project, n)) for n in found]
     by_name = {n.name: n for n in nodes if n.resource_type != "test"}
     names: dict[str, tuple[str, str]] = {}
 

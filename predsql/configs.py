@@ -31,10 +31,14 @@ IGNORED_KEYS = frozenset(
     }
 )
 ADDITIVE_KEYS = ("tags",)
+# hooks add up along the tree and config() as in dbt; both spellings are one key
+HOOK_KEYS = {"pre_hook": "pre-hook", "post_hook": "post-hook", "pre-hook": "pre-hook",
+             "post-hook": "post-hook"}
 
 
 def normalize_key(key: str) -> str:
-    return key[1:] if key.startswith("+") else key
+    key = key[1:] if key.startswith("+") else key
+    return HOOK_KEYS.get(key, key)
 
 
 def config_keys_of_level(level: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +79,10 @@ def merge_into(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
             for tag in [value] if isinstance(value, str) else list(value or []):
                 if tag not in existing:
                     existing.append(tag)
+            base[key] = existing
+        elif key in ("pre-hook", "post-hook"):
+            existing = list(base.get(key) or [])
+            existing += list(value) if isinstance(value, (list, tuple)) else [value]
             base[key] = existing
         elif key == "meta" and isinstance(value, dict):
             base[key] = {**(base.get(key) or {}), **value}

@@ -221,7 +221,7 @@ def _make(compiled: CompiledProject, renderer: Renderer, target: TestTarget,
         test_type = f"source_{test_type}"
     short, full = synthesize_name(test_type, target.name, name_args)
     name = spec.custom_name or full
-    config = dict(spec.config)
+    config = _rendered_config(renderer, spec.config, target.path)
     if short != full and not spec.custom_name:
         config.setdefault("alias", short)
     macro = _find_macro(renderer, spec, target.package)
@@ -246,6 +246,17 @@ def _make(compiled: CompiledProject, renderer: Renderer, target: TestTarget,
     rendered = render(node)
     recompile = render if rendered.extra.get("introspective") else None
     return rendered, recompile
+
+
+def _rendered_config(renderer: Renderer, config: dict[str, Any], path: str) -> dict[str, Any]:
+    """Test config values are rendered as dbt renders them: natively, so
+    `enabled: "{{ target.type == 'duckdb' }}"` is a boolean."""
+    rendered = {}
+    for key, value in config.items():
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            value = renderer.render_value(value, path)
+        rendered[key] = value
+    return rendered
 
 
 def _with_error(node: CompiledNode, error: PredsqlError) -> CompiledNode:

@@ -15,6 +15,7 @@ from predsql.compiler import CompiledNode, CompiledProject, compile_for_run, com
 from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
 from predsql.dbt.adapter import Database
+from predsql.dbt.hooks import hook_results, run_node_hooks
 from predsql.errors import CompileError, ExecutionError
 from predsql.executors.base import Executors
 from predsql.executors.config import executor_config
@@ -241,8 +242,12 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         interrupt.on_interrupt(runtimes.terminate)
         try:
             with handle_signals(interrupt):
-                results = _execute(session, con, order, runtimes, kit, catalog, command,
-                                   interrupt)
+                results = hook_results(session.compiled, con, "on-run-start", console)
+                results += _execute(session, con, order, runtimes, kit, catalog, command,
+                                    interrupt)
+                if not interrupt.is_set():
+                    results += hook_results(session.compiled, con, "on-run-end", console,
+                                            results)
         finally:
             runtimes.close()
         _prune_cache_if_large(session, con)
@@ -301,7 +306,9 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
             return run_test_node(cursor, node, kit)
         started = time.time()
         rows = row_source(session, cursor, node, runtimes)
+        run_node_hooks(compiled, node, cursor, "pre-hook")
         outcome: BuildResult = materialization_for(node).build(cursor, node, rows, catalog)
+        run_node_hooks(compiled, node, cursor, "post-hook")
         done = time.time()
         return NodeResult(
             node.unique_id, node.name, node.resource_type, "success", outcome.message,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,24 @@ def vars_for_package(project: Project, package: str) -> dict[str, Any]:
         merged.update(scoped)
     merged.update(project.cli_vars)
     return merged
+
+
+def package_views(project: Project) -> list[Project]:
+    """Each package as a project of its own (its folders, its configs), for discovering
+    its models, seeds, tests and properties."""
+    views = []
+    for package in project.packages:
+        if package.name == project.name:
+            continue
+        config = package.config
+        views.append(replace(
+            project, root=package.root, name=package.name,
+            config_file=package.root / "dbt_project.yml",
+            model_paths=package.model_paths, seed_paths=package.seed_paths,
+            test_paths=package.test_paths, macro_paths=package.macro_paths,
+            models_config=dict(config.get("models") or {}),
+            seeds_config=dict(config.get("seeds") or {}),
+            tests_config=dict(config.get("data_tests") or config.get("tests") or {}),
+            vars=vars_for_package(project, package.name), packages=(),
+        ))
+    return views

@@ -1,0 +1,92 @@
+"""Hooks as dbt runs them, and the project file rendered as dbt renders it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import db_of, output, query, run_cli, write
+
+PROJECT = """
+name: proj
+models:
+  proj:
+    +post-hook: "insert into main.hooklog select 'post {{ this }} {{ target.name }}', 2"
+    +pre-hook:
+      - "insert into main.hooklog select 'pre project {{ this.identifier }}', 1"
+    skipped:
+      +enabled: "{{ var('load_skipped', false) }}"
+seeds:
+  proj:
+    +post-hook: "{% do adapter.drop_relation(this.incorporate(type='table')) %}"
+on-run-start:
+  - "create table if not exists main.hooklog (what varchar, n int)"
+  - "insert into main.hooklog select 'start {{ target.name }}', 0"
+on-run-end: >-
+  insert into main.hooklog select 'end ' || '{{ results | length }}
+  {{- " " ~ schemas | join(',') }} {{ results | map(attribute='status') | join(',') }}', 9
+"""
+
+
+def test_hooks_run_at_their_moments(project: Path) -> None:
+    write(project, {
+        "predsql_project.yml": PROJECT,
+        "seeds/dropped.csv": "a\n1\n",
+        "models/skipped/never.sql": "select 1 as x",
+        "models/m.sql": "{{ config(pre_hook=\"insert into main.hooklog select 'pre model', 1\","
+                        " post_hook=[\"insert into main.hooklog select 'post model ' || "
+                        "(select count(*) from {{ this }}), 3\"]) }}\nselect 1 as x",
+    })
+    result = run_cli(project, "build")
+    log = query(db_of(project), "select what from hooklog order by rowid")
+    assert log == [
+        ("start dev",),
+        ("pre project m",), ("pre model",),
+        ('post "main"."m" dev',), ("post model 1",),
+        ("end 2 main success,success",),
+    ]
+    # the seed's post-hook dropped it (dbt_utils' own integration tests do this)
+    assert query(db_of(project), "select count(*) from information_schema.tables "
+                                 "where table_name = 'dropped'") == [(0,)]
+    data = json.loads((project / "target/run_results.json").read_text())["results"]
+    assert [r["unique_id"] for r in data if r["unique_id"].startswith("operation.")] == [
+        "operation.proj.proj-on-run-start-0", "operation.proj.proj-on-run-start-1",
+        "operation.proj.proj-on-run-end-0"]
+    assert "never" not in output(result)
+
+
+def test_enabled_from_a_var_is_a_boolean(project: Path) -> None:
+    write(project, {
+        "predsql_project.yml": PROJECT,
+        "models/skipped/never.sql": "select 1 as x",
+        "models/m.sql": "select 1 as x",
+    })
+    run_cli(project, "run", "--vars", "{load_skipped: true}")
+    assert query(db_of(project), "select count(*) from never") == [(1,)]
+
+
+def test_failing_hooks_are_node_errors(project: Path) -> None:
+    write(project, {
+        "predsql_project.yml": "name: proj\non-run-start: [\"select * from missing_table\"]\n",
+        "models/m.sql": "{{ config(post_hook='insert into nowhere values (1)') }} select 1 as x",
+        "models/n.sql": "select 2 as y",
+    })
+    result = run_cli(project, "run", code=1)
+    data = {r["unique_id"]: r for r in
+            json.loads((project / "target/run_results.json").read_text())["results"]}
+    assert data["operation.proj.proj-on-run-start-0"]["status"] == "error"
+    assert data["model.proj.m"]["status"] == "error"
+    assert "post-hook 0 of 'm' failed" in data["model.proj.m"]["message"]
+    assert data["model.proj.n"]["status"] == "success"
+    assert "Traceback" not in output(result)
+
+
+def test_target_in_project_file_values(project: Path) -> None:
+    write(project, {
+        "predsql_project.yml": "name: proj\nmodels:\n  proj:\n"
+                               "    +materialized: \"{{ 'view' if target.name == 'dev' else 'table' }}\"\n",
+        "models/m.sql": "select 1 as x",
+    })
+    run_cli(project, "run")
+    assert query(db_of(project), "select table_type from information_schema.tables "
+                                 "where table_name = 'm'") == [("VIEW",)]
