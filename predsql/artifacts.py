@@ -30,7 +30,9 @@ def _metadata(schema: str) -> dict[str, Any]:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically (temp file + rename) with secrets redacted."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = redact_secrets(json.dumps(data, indent=2, default=str))
+    # compact, as dbt writes its artifacts: the indenting encoder is pure Python and
+    # took seconds on the manifest of a 2,000-model project
+    text = redact_secrets(json.dumps(data, default=str, separators=(",", ":")))
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -39,6 +41,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def write_compiled_sql(compiled: CompiledProject) -> None:
     base = compiled.project.target_dir / "compiled"
     secrets = secret_values()
+    folders: set[Path] = set()
     for node in compiled.nodes.values():
         if node.resource_type == "seed" or not node.compiled_sql:
             continue
@@ -46,7 +49,9 @@ def write_compiled_sql(compiled: CompiledProject) -> None:
         path = base / package / node.node.rel_path
         if path.suffix in (".yml", ".yaml"):  # a generic test: <properties file>/<test>.sql
             path = path / f"{node.name}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
         path.write_text(redact_secrets(node.compiled_sql, secrets), encoding="utf-8")
 
 

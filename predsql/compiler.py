@@ -251,6 +251,9 @@ def relation_names(renderer: Renderer, nodes: list[Node]) -> dict[str, tuple[str
     generate_alias_name (the project's or a package's override, else dbt's default)."""
     names: dict[str, tuple[str, str]] = {}
     state = renderer.state
+    overridden = {macro_name: any(renderer.macros.find(f"{prefix}{macro_name}") is not None
+                                  for prefix in ("", "default__", "duckdb__"))
+                  for _, macro_name in NAME_MACROS}
     state.parsing = True
     try:
         for node in nodes:
@@ -259,6 +262,10 @@ def relation_names(renderer: Renderer, nodes: list[Node]) -> dict[str, tuple[str
             space = renderer.namespace(node.fqn[0])
             values = []
             for key, macro_name in NAME_MACROS:
+                if not overridden[macro_name]:  # dbt's default, without a render
+                    values.append(default_relation(renderer.project, node)[
+                        0 if key == "schema" else 1])
+                    continue
                 macro = space.lookup(macro_name)
                 value = renderer.call_macro(macro, node.config.get(key),
                                             model_context(node), node=node,

@@ -334,26 +334,20 @@ def _sql_value(value: Any, quote_values: bool) -> str:
 
 def _builtin_sql(renderer: Renderer, target: TestTarget, spec: TestSpec,
                  config: dict[str, Any], refs: list[str]) -> str:
-    def render_ref(text: str) -> str:
-        state = renderer.state
-        with renderer.scope(None) as space:
-            template = text if "{{" in text else "{{ " + text + " }}"
-            from predsql.rendering import run_template
-
-            rendered = run_template(renderer.env.from_string(template), space.context,
-                                    target.path, None)
-            refs.extend(state.capture.refs)
-        return rendered
-
+    """predsql's SQL for a built-in test, its arguments rendered as dbt renders them."""
+    with renderer.scope(None) as space:
+        args = {key: _render_arg(renderer, space.context, value, target.path)
+                for key, value in spec.args.items()}
+        refs.extend(renderer.state.capture.refs)
     where = config.get("where")
     relation = f"(SELECT * FROM {target.relation} WHERE {where})" if where else target.relation
     column = spec.column
     quoted = column if column is None or column.startswith('"') else f'"{column}"'
-    return generic_sql(spec.kind, relation, quoted, spec.args, render_ref, target.path)
+    return generic_sql(spec.kind, relation, quoted, args, target.path)
 
 
 def generic_sql(kind: str, relation: str, column: str | None, args: dict[str, Any],
-                render_ref: Any, path: str) -> str:
+                path: str) -> str:
     col = column or ""
     if kind == "not_null":
         return f"SELECT * FROM {relation} WHERE {col} IS NULL"
@@ -371,7 +365,7 @@ def generic_sql(kind: str, relation: str, column: str | None, args: dict[str, An
     if kind == "relationships":
         if "to" not in args or "field" not in args:
             raise ProjectError("relationships needs `to:` and `field:`", path=path)
-        parent = render_ref(str(args["to"]))
+        parent = str(args["to"])
         field_ = args["field"]
         return (f"SELECT child.{col} AS from_field FROM {relation} AS child "
                 f"LEFT JOIN {parent} AS parent ON child.{col} = parent.{field_} "

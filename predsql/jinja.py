@@ -154,7 +154,14 @@ def compile_named(env: jinja2.Environment, source: str, path: Path | str,
     try:
         if not named:
             return env.from_string(source)
-        code = env.compile(source, name=str(path), filename=str(path))
+        cache = env.bytecode_cache
+        bucket = cache.get_bucket(env, str(path), str(path), source) if cache else None
+        code = bucket.code if bucket is not None else None
+        if code is None:
+            code = env.compile(source, name=str(path), filename=str(path))
+            if cache is not None and bucket is not None:
+                bucket.code = code
+                cache.set_bucket(bucket)
         return env.template_class.from_code(env, code, env.make_globals(None))
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +21,7 @@ import jinja2
 
 from predsql.dbt.adapter import Database
 from predsql.dbt.context import base_context
+from predsql.dbt.expressions import ExpressionTemplate, Fallback, evaluate, parse_template
 from predsql.dbt.loading import load_macro_set, vars_for_package
 from predsql.dbt.macros import TemplateCache
 from predsql.dbt.namespace import MacroSet, Namespace
@@ -54,6 +55,18 @@ class Capture:
     sources: list[tuple[str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     introspected: bool = False
+
+
+def template_cache(project: Project) -> jinja2.BytecodeCache | None:
+    """Compiled templates kept in target/ between runs (keyed by file and text), as dbt
+    keeps its parse results: a second compile of an unchanged project skips Jinja's
+    compiler. None when target/ cannot be written."""
+    folder = project.target_dir / f"jinja-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 class ConfigProxy:
@@ -120,11 +133,10 @@ class RenderState:
         self.capture = Capture()
         self.parsing = False
         self.full_refresh = False
+        self.database = str(project.target.as_context()["database"])
 
     def relation(self, schema: str, identifier: str, kind: str | None = None) -> Relation:
-        database = self.project.target.as_context()["database"]
-        return Relation.create(database=database, schema=schema, identifier=identifier,
-                               type=kind).include(database=False)
+        return Relation.in_target(self.database, schema, identifier, kind)
 
     def this_relation(self) -> Relation | None:
         if self.node is None:
@@ -234,6 +246,31 @@ def model_context(node: Node, relation: tuple[str, str] | None = None) -> dict[s
     }
 
 
+class LazyModel(Mapping[str, Any]):
+    """`model`: the node as a dict, built only if a template reads it."""
+
+    __slots__ = ("_node", "_relation_of", "_value")
+
+    def __init__(self, node: Node, relation_of: Callable[[Node], tuple[str, str]]) -> None:
+        self._node = node
+        self._relation_of = relation_of
+        self._value: dict[str, Any] | None = None
+
+    def _dict(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = model_context(self._node, self._relation_of(self._node))
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+
 class Renderer:
     """Renders every node of a project with one environment and its macro namespaces."""
 
@@ -243,6 +280,7 @@ class Renderer:
         self.project = project
         self.state = state
         self.env = make_environment(DbtUndefined, mutable=True)
+        self.env.bytecode_cache = template_cache(project)
         self.cache = TemplateCache(self.env)
         self.macros = macros or load_macro_set(project)
         self.db = db or Database(database=str(project.target.as_context()["database"]))
@@ -313,7 +351,7 @@ class Renderer:
         }
         if node is not None:
             names["this"] = state.this_relation()
-            names["model"] = model_context(node, state.relation_of(node))
+            names["model"] = LazyModel(node, state.relation_of)
         else:
             names["this"] = None
             names["model"] = None
@@ -351,20 +389,73 @@ class Renderer:
                         space.context[key] = value
 
     # -- rendering --------------------------------------------------------
-    def template(self, node: Node) -> jinja2.Template:
+    def template(self, node: Node) -> Any:
         template = self._templates.get(node.unique_id)
         if template is None:
-            template = compile_named(self.env, node.raw_sql, node.rel_path)
+            template = parse_template(node.raw_sql) or compile_named(
+                self.env, node.raw_sql, node.rel_path)
             self._templates[node.unique_id] = template
+        return template
+
+    def _jinja_template(self, node: Node) -> jinja2.Template:
+        template = compile_named(self.env, node.raw_sql, node.rel_path)
+        self._templates[node.unique_id] = template
         return template
 
     def render(self, node: Node) -> tuple[str, Capture]:
         """Render a node in the current pass; errors name the file and line."""
         template = self.template(node)
+        if isinstance(template, ExpressionTemplate):
+            if template.simple and not {"ref", "source", "this"} & self.namespace(
+                    node.fqn[0]).user_names:
+                return self._render_simple(template, node)
+            with self.scope(node) as space:
+                try:
+                    return self._render_expressions(template, space.context, node), \
+                        self.state.capture
+                except Fallback:
+                    self.state.capture = Capture()
+            template = self._jinja_template(node)
         with self.scope(node) as space:
             sql = run_template(template, space.context, node.rel_path, node)
             capture = self.state.capture
         return sql, capture
+
+    def _render_expressions(self, template: ExpressionTemplate, context: dict[str, Any],
+                            node: Node) -> str:
+        out: list[str] = []
+        for part in template.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            try:
+                value = evaluate(part.tree, context, self.env)
+            except Fallback:
+                raise
+            except MacroReturn as ret:
+                value = ret.value
+            except Exception as exc:
+                error = as_render_error(exc, node.rel_path, node)
+                if error.path == node.rel_path and error.line is None:
+                    error.line = part.line
+                raise error from exc
+            out.append("" if isinstance(value, jinja2.Undefined) else str(value))
+        return "".join(out)
+
+    def _render_simple(self, template: ExpressionTemplate, node: Node) -> tuple[str, Capture]:
+        """ref / source / this only: no namespace, no statements, no database."""
+        state = self.state
+        context = {"ref": state.ref, "source": state.source}
+        with self.lock:
+            saved = (state.node, state.capture)
+            state.node, state.capture = node, Capture()
+            try:
+                context["this"] = state.this_relation()
+                sql = self._render_expressions(template, context, node)
+                self.last_introspected = False
+                return sql, state.capture
+            finally:
+                state.node, state.capture = saved
 
     def render_text(self, text: str, path: str, node: Node | None = None,
                     extra: dict[str, Any] | None = None) -> str:

@@ -196,11 +196,17 @@ def compile_command(session: Session) -> int:
         if con is not None:
             con.close()
     write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
-    check_broken_calls(session, selected(session, "compile"))
+    chosen = selected(session, "compile")
+    check_broken_calls(session, chosen)
     n = len(session.compiled.nodes)
     session.console.info(f"Compiled {events.plural(n, 'node')}; wrote "
                          f"{session.project.target_path}/manifest.json")
-    return 0
+    failed = [session.compiled.nodes[uid] for uid in chosen
+              if session.compiled.nodes[uid].extra.get("compile_error")]
+    for node in failed:  # as dbt compile: the command fails, every failing node is named
+        session.console.error(f"Compilation error in {node.resource_type} {node.name}: "
+                              f"{node.extra['compile_error']}")
+    return 2 if failed else 0
 
 
 def _open_for_checks(session: Session) -> duckdb.DuckDBPyConnection | None:

@@ -95,11 +95,11 @@ class LineStr(str):
     line: int = 0
 
 
-class _LineLoader(yaml.SafeLoader):
-    pass
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Parses in C (libyaml) when available; strings are built here, with their line."""
 
 
-def _construct_line_str(loader: yaml.SafeLoader, node: yaml.Node) -> LineStr:
+def _construct_line_str(loader: Any, node: yaml.Node) -> LineStr:
     value = LineStr(loader.construct_scalar(node))  # type: ignore[arg-type]
     value.line = node.start_mark.line + 1
     return value

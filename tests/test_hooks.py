@@ -90,3 +90,67 @@ def test_target_in_project_file_values(project: Path) -> None:
     run_cli(project, "run")
     assert query(db_of(project), "select table_type from information_schema.tables "
                                  "where table_name = 'm'") == [("VIEW",)]
+
+
+def test_properties_keys_dbt_renders_later_never_break_compilation(project: Path) -> None:
+    write(project, {
+        "models/m.sql": "select 1 as id, 'a' as kind",
+        "models/props.yml": """
+            version: 2
+            models:
+              - name: m
+                description: "rows of {{ target.name }}"
+                columns:
+                  - name: kind
+                    data_tests:
+                      - accepted_values:
+                          arguments:
+                            values: ["{{ var('kind', 'a') }}"]
+            semantic_models:
+              - name: things
+                model: ref('m')
+                measures:
+                  - name: n
+                    agg: count
+                    filter: "{{ Dimension('thing__kind') }} = 'a'"
+            metrics:
+              - name: n_things
+                type: simple
+                type_params: {measure: n}
+                filter: "{{ Dimension('thing__kind') }} = 'a'"
+            saved_queries:
+              - name: q
+                query_params:
+                  where: ["{{ TimeDimension('metric_time', 'day') }} > '2024-01-01'"]
+            exposures:
+              - name: dashboard
+                type: dashboard
+                owner: {email: a@example.com}
+                depends_on: ["ref('m')"]
+                config: {meta: {filter: "{{ Entity('thing') }}"}}
+            groups:
+              - name: finance
+                owner: {email: a@example.com}
+            some_future_key:
+              - anything: "{{ not_rendered() }}"
+        """,
+    })
+    run_cli(project, "build")
+    manifest = json.loads((project / "target/manifest.json").read_text())
+    assert manifest["nodes"]["model.proj.m"]["description"] == "rows of dev"
+
+
+def test_properties_errors_name_the_real_line(project: Path) -> None:
+    write(project, {
+        "models/m.sql": "select 1 as id",
+        "models/props.yml": """
+            version: 2
+            models:
+              - name: m
+                columns:
+                  - name: id
+                    description: "{{ undefined_function() }}"
+        """,
+    })
+    result = run_cli(project, "compile", code=2)
+    assert "models/props.yml:6" in result.stderr and "Traceback" not in output(result)

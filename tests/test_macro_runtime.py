@@ -201,3 +201,16 @@ def test_default_custom_schema_is_target_underscore_custom(project: Path) -> Non
     run_cli(project, "run")
     assert query(db_of(project), "select table_schema from information_schema.tables") == [
         ("main_marts",)]
+
+
+def test_compile_names_every_node_that_fails_to_compile(project: Path) -> None:
+    write(project, {
+        "models/a.sql": "select 1 as id",
+        "models/b.sql": "select {{ nope() }} from {{ ref('a') }}",
+        "models/c.sql": "select {{ var('missing') }}",
+    })
+    result = run_cli(project, "compile", code=2)
+    assert "models/b.sql:1: 'nope' is undefined" in result.stderr
+    assert "models/c.sql:1: required var 'missing'" in result.stderr
+    assert (project / "target/manifest.json").is_file()
+    assert (project / "target/compiled/proj/models/a.sql").is_file()

@@ -21,6 +21,10 @@ def _policy(value: Any, default: bool) -> dict[str, bool]:
     return base
 
 
+_ALL_QUOTED = dict.fromkeys(_PARTS, True)
+_WITHOUT_DATABASE = {"database": False, "schema": True, "identifier": True}
+
+
 @dataclass(frozen=True)
 class Relation(Mapping[str, Any]):
     """A database relation: `"database"."schema"."identifier"` with dbt's policies."""
@@ -44,6 +48,12 @@ class Relation(Mapping[str, Any]):
             quote_policy=_policy(kwargs.get("quote_policy"), True),
             include_policy=_policy(kwargs.get("include_policy"), True),
         )
+
+    @classmethod
+    def in_target(cls, database: str, schema: str, identifier: str,
+                  type: str | None = None) -> Relation:
+        """A relation of the target database, rendered without it (predsql's refs)."""
+        return cls(database, schema, identifier, type, _ALL_QUOTED, _WITHOUT_DATABASE)
 
     @staticmethod
     def add_ephemeral_prefix(name: str) -> str:
