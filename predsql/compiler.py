@@ -385,12 +385,12 @@ def compile_for_run(compiled: CompiledProject, node: CompiledNode, cursor: Any) 
     if recompile is not None and compiled.renderer is not None:
         renderer = compiled.renderer
         with renderer.lock:
-            saved = renderer.db.cursor
-            renderer.db.cursor = cursor
+            saved = renderer.db.cursor, renderer.db.writes
+            renderer.db.cursor, renderer.db.writes = cursor, True
             try:
                 return recompile(node)
             finally:
-                renderer.db.cursor = saved
+                renderer.db.cursor, renderer.db.writes = saved
     if node.extra.get("compile_error"):
         raise CompileError(node.extra["compile_error"])
     return node

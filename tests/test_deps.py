@@ -151,3 +151,21 @@ def test_package_models_seeds_and_tests_join_the_graph(tmp_path: Path) -> None:
                 "test.shop.unique_shop_priced_sku", "model.proj.report"):
         assert f'"{uid}"' in results
     assert (project / "target/compiled/shop/models/staging/shop_priced.sql").is_file()
+
+
+def test_a_package_schema_macro_names_its_own_nodes_only(tmp_path: Path) -> None:
+    write(tmp_path / "pkg", {
+        "dbt_project.yml": "name: pkg\nmodels:\n  pkg:\n    +schema: staging\n",
+        "macros/schema.sql": "{% macro generate_schema_name(custom_schema_name, node) %}"
+                             "pkg_{{ custom_schema_name }}{% endmacro %}",
+        "models/pkg_model.sql": "select 1 as x",
+    })
+    project = write(tmp_path / "proj", {
+        "dbt_project.yml": "name: proj\nmodels:\n  proj:\n    +schema: marts\n",
+        "dependencies.yml": "packages:\n  - local: ../pkg\n",
+        "models/own.sql": "select * from {{ ref('pkg_model') }}",
+    })
+    run_cli(project, "run")
+    assert query(db_of(project, "proj"), "select table_schema, table_name from "
+                 "information_schema.tables order by 2") == [
+        ("main_marts", "own"), ("pkg_staging", "pkg_model")]

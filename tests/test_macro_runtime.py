@@ -7,6 +7,8 @@ import datetime
 import json
 from pathlib import Path
 
+import duckdb
+
 from conftest import db_of, output, query, run_cli, write
 
 
@@ -214,3 +216,47 @@ def test_compile_names_every_node_that_fails_to_compile(project: Path) -> None:
     assert "models/c.sql:1: required var 'missing'" in result.stderr
     assert (project / "target/manifest.json").is_file()
     assert (project / "target/compiled/proj/models/a.sql").is_file()
+
+
+def test_graph_log_builtins_and_relations(project: Path) -> None:
+    write(project, {
+        "macros/ref.sql": """
+            {# a project `ref` overriding dbt's, calling the original through builtins #}
+            {% macro ref(name) %}
+              {% do log('ref to ' ~ name, info=True) %}
+              {{ return(builtins.ref(name)) }}
+            {% endmacro %}
+        """,
+        "models/a.sql": "select 1 as id",
+        "models/b.sql": """
+            {% set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+                            | map(attribute='name') | sort | list if execute else [] %}
+            {% set rel = api.Relation.create(schema='main', identifier='a') %}
+            {% set found = adapter.get_relation(database=target.database, schema='main',
+                                                identifier='a') %}
+            {% set pairs = zip(['x', 'y'], [1, 2]) | list %}
+            select '{{ models | join(",") }}' as models,
+                   '{{ rel }}' as rel,
+                   '{{ found.type if found else "none" }}' as found,
+                   {{ pairs[1][1] }} as two,
+                   '{{ ref("a").identifier }}' as ident
+            from {{ ref('a') }}
+        """,
+    })
+    result = run_cli(project, "run")
+    assert "ref to a" in result.stdout
+    assert query(db_of(project), "select * from b") == [
+        ("a,b", '"main"."a"', "table", 2, "a")]
+
+
+def test_statements_that_write_run_once_when_the_node_runs(project: Path) -> None:
+    with duckdb.connect(str(db_of(project))) as con:
+        con.execute("create table audit (n int)")
+    write(project, {"models/m.sql": """
+        {% if execute %}{% do run_query("insert into audit values (1)") %}{% endif %}
+        {% set seen = run_query("select count(*) from audit") %}
+        select {{ seen.rows[0][0] if execute else 0 }} as seen_while_compiling
+    """})
+    run_cli(project, "run")
+    assert query(db_of(project), "select count(*) from audit") == [(1,)]
+    assert query(db_of(project), "select * from m") == [(1,)]

@@ -28,6 +28,9 @@ class Database:
     database: str = "memory"
     read_only: bool = True
     touched: bool = False
+    # False while compiling ahead of a run: statements that change the database wait
+    # for the node's own compile, just before it runs (so they run once, as in dbt)
+    writes: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def run(self, sql: str, fetch: bool) -> tuple[AdapterResponse, Table]:
@@ -38,6 +41,8 @@ class Database:
                 "this macro runs SQL while compiling, but no database is open",
                 hint="run the command against a target database (predsql run / build)")
         if not sql.strip() or not _has_statement(sql):
+            return AdapterResponse("OK"), Table([], [], [])
+        if not self.writes and not _reads_only(sql):
             return AdapterResponse("OK"), Table([], [], [])
         try:
             result = self.cursor.execute(sql)
@@ -69,6 +74,14 @@ def _has_statement(sql: str) -> bool:
             text = text.split("*/", 1)[1]
         else:
             return bool(text)
+
+
+def _reads_only(sql: str) -> bool:
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return False
+    return all(s.type == duckdb.StatementType.SELECT for s in statements)
 
 
 _KINDS = {"BASE TABLE": "table", "VIEW": "view", "LOCAL TEMPORARY": "table"}

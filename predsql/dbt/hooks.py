@@ -48,12 +48,12 @@ def node_hooks(config: dict[str, Any], which: str) -> list[Hook]:
 def on_cursor(renderer: Any, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Let macros in a hook use `cursor` (run_query, adapter.*) while it renders."""
     with renderer.lock:
-        saved = renderer.db.cursor
-        renderer.db.cursor = cursor
+        saved = renderer.db.cursor, renderer.db.writes
+        renderer.db.cursor, renderer.db.writes = cursor, True
         try:
             yield
         finally:
-            renderer.db.cursor = saved
+            renderer.db.cursor, renderer.db.writes = saved
 
 
 def render_hook(renderer: Any, hook: Hook, path: str, node: Any = None,
