@@ -25,15 +25,6 @@ def reference(name: str) -> dict[str, Any]:
     return json.loads((REFERENCE / f"{name}.json").read_text())
 
 
-def known_gap(kind: str, dbt: Any, ours: Any) -> bool:
-    """Differences owned by issue #10 (another branch) until it lands: dbt-duckdb types
-    seed integers as INTEGER where predsql infers BIGINT, and materializes models as
-    views by default where predsql makes tables. Nothing else is tolerated."""
-    if kind == "type":
-        return (dbt, ours) == ("INTEGER", "BIGINT")
-    return kind == "kind" and (dbt, ours) == ("view", "table")
-
-
 def compare_relations(name: str, expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
     problems = []
     if sorted(expected) != sorted(got):
@@ -41,13 +32,13 @@ def compare_relations(name: str, expected: dict[str, Any], got: dict[str, Any]) 
                         f"only predsql {sorted(set(got) - set(expected))}")
     for relation in sorted(set(expected) & set(got)):
         want, have = expected[relation], got[relation]
-        if want["kind"] != have["kind"] and not known_gap("kind", want["kind"], have["kind"]):
+        if want["kind"] != have["kind"]:
             problems.append(f"{relation}: {have['kind']} instead of {want['kind']}")
         if [c for c, _ in want["columns"]] != [c for c, _ in have["columns"]]:
             problems.append(f"{relation}: columns {have['columns']} != {want['columns']}")
             continue
         for (column, dbt_type), (_, our_type) in zip(want["columns"], have["columns"]):
-            if dbt_type != our_type and not known_gap("type", dbt_type, our_type):
+            if dbt_type != our_type:
                 problems.append(f"{relation}.{column}: {our_type} instead of {dbt_type}")
         if want["rows"] != have["rows"]:
             problems.append(f"{relation}: {have['rows']} rows instead of {want['rows']}")

@@ -154,3 +154,23 @@ def test_properties_errors_name_the_real_line(project: Path) -> None:
     })
     result = run_cli(project, "compile", code=2)
     assert "models/props.yml:6" in result.stderr and "Traceback" not in output(result)
+
+
+def test_only_the_chosen_profile_target_is_rendered(project: Path) -> None:
+    write(project, {
+        "profiles.yml": """
+            proj:
+              target: "{{ env_var('PREDSQL_TEST_TARGET', 'local') }}"
+              outputs:
+                cloud:
+                  type: bigquery
+                  project: "{{ env_var('NOT_SET_HERE') }}"
+                  dataset: "x_{{ modules.datetime.datetime.now().strftime('%f') }}"
+                local:
+                  type: duckdb
+                  path: "{{ 'proj' }}.duckdb"
+        """,
+        "models/m.sql": "select 1 as x",
+    })
+    run_cli(project, "run")
+    assert query(db_of(project), "select x from m") == [(1,)]

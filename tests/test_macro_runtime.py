@@ -246,7 +246,7 @@ def test_graph_log_builtins_and_relations(project: Path) -> None:
     result = run_cli(project, "run")
     assert "ref to a" in result.stdout
     assert query(db_of(project), "select * from b") == [
-        ("a,b", '"main"."a"', "table", 2, "a")]
+        ("a,b", '"main"."a"', "view", 2, "a")]
 
 
 def test_statements_that_write_run_once_when_the_node_runs(project: Path) -> None:
