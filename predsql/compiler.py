@@ -12,6 +12,8 @@ from typing import Any
 from predsql.configs import merge_into, tree_config
 from predsql.dbt.adapter import Database
 from predsql.dbt.loading import package_views
+from predsql.dbt.naming import default_relation, flat_graph, relation_names
+from predsql.dbt.package_nodes import check_unique_names, package_nodes
 from predsql.dbt.relation import Relation
 from predsql.errors import CompileError, PredsqlError, ProjectError
 from predsql.graph import Graph, build_graph
@@ -24,7 +26,7 @@ from predsql.nodes import (
     read_properties,
 )
 from predsql.project import Project
-from predsql.rendering import Renderer, RenderState, model_context
+from predsql.rendering import Renderer, RenderState
 
 EPHEMERAL_PREFIX = "__dbt__cte__"
 MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
@@ -96,17 +98,6 @@ class CompiledProject:
         return {s.unique_id for s in self.properties.sources.values()}
 
 
-def schema_for(project: Project, config: dict[str, Any]) -> str:
-    """dbt's default generate_schema_name (used before the macros are known)."""
-    custom = config.get("schema")
-    base = project.target.schema
-    return f"{base}_{str(custom).strip()}" if custom else base
-
-
-def default_relation(project: Project, node: Node) -> tuple[str, str]:
-    return schema_for(project, node.config), str(node.config.get("alias") or node.name)
-
-
 def base_config(project: Project, node: Node) -> dict[str, Any]:
     tree = {"model": project.models_config, "seed": project.seeds_config}.get(
         node.resource_type, project.tests_config
@@ -139,36 +130,6 @@ def incremental_check(tables: frozenset[tuple[str, str]], full_refresh: bool,
     return check
 
 
-def _check_unique_names(nodes: list[Node]) -> None:
-    seen: dict[str, Node] = {}
-    for node in nodes:
-        if node.resource_type == "test":
-            continue
-        first = seen.setdefault(node.name.lower(), node)
-        if first is not node:
-            raise ProjectError(
-                f"two nodes are named {node.name!r}: {first.unique_id} ({first.rel_path}) and "
-                f"{node.unique_id} ({node.rel_path})", path=node.rel_path,
-                hint="names are case-insensitive and unique across the project and its "
-                     "packages; disable or rename one of them")
-
-
-def package_nodes(view: Project, props: Properties) -> list[Node]:
-    """A package's models, seeds and tests; its properties join the project's."""
-    own = read_properties(view)
-    for name, entry in [*own.models.items(), *own.seeds.items()]:
-        target = props.models if name in own.models else props.seeds
-        if name in target:
-            raise ProjectError(f"package {view.name!r} describes {name!r}, which the "
-                               f"project also describes ({target[name]['__path__']})",
-                               path=view.root / entry["__path__"],
-                               hint="model and seed names must be unique across packages")
-        target[name] = entry
-    props.sources.update(own.sources)
-    props.docs.update({k: v for k, v in own.docs.items() if k not in props.docs})
-    return discover_nodes(view, own)
-
-
 def compile_project(
     project: Project,
     tables: frozenset[tuple[str, str]] = frozenset(),
@@ -184,7 +145,7 @@ def compile_project(
     found = discover_nodes(project, props)
     for view in package_views(project):
         found += package_nodes(view, props)
-    _check_unique_names(found)
+    check_unique_names(found)
     nodes = [replace(n, config=base_config(project, n)) for n in found]
     by_name = {n.name: n for n in nodes if n.resource_type != "test"}
     names: dict[str, tuple[str, str]] = {}
@@ -225,7 +186,7 @@ def compile_project(
                 raise _missing_ref(node, ref, list(nodes_by_name), ref in by_name)
     by_name = nodes_by_name
     names.update(relation_names(renderer, [n for n, _ in enabled]))
-    renderer.graph["nodes"].update(_flat_graph(enabled, relation_of))
+    renderer.graph["nodes"].update(flat_graph(enabled, relation_of))
 
     compiled = _compile_pass(renderer, state, enabled, nodes_by_name, relation_of)
     paths = {uid: c.node.rel_path for uid, c in compiled.items()}
@@ -241,69 +202,6 @@ def compile_project(
     paths = {uid: c.node.rel_path for uid, c in result.nodes.items()}
     graph = build_graph({uid: c.depends_on for uid, c in result.nodes.items()}, paths)
     return replace(result, graph=graph)
-
-
-NAME_MACROS = (("schema", "generate_schema_name"), ("alias", "generate_alias_name"))
-
-
-def relation_names(renderer: Renderer, nodes: list[Node]) -> dict[str, tuple[str, str]]:
-    """(schema, alias) of every model and seed, from generate_schema_name and
-    generate_alias_name (the project's or a package's override, else dbt's default)."""
-    names: dict[str, tuple[str, str]] = {}
-    state = renderer.state
-    overridden = {macro_name: any(renderer.macros.find(f"{prefix}{macro_name}") is not None
-                                  for prefix in ("", "default__", "duckdb__"))
-                  for _, macro_name in NAME_MACROS}
-    state.parsing = True
-    try:
-        for node in nodes:
-            if node.resource_type not in ("model", "seed", "snapshot"):
-                continue
-            space = renderer.namespace(node.fqn[0])
-            values = []
-            for key, macro_name in NAME_MACROS:
-                if not overridden[macro_name]:  # dbt's default, without a render
-                    values.append(default_relation(renderer.project, node)[
-                        0 if key == "schema" else 1])
-                    continue
-                macro = space.lookup(macro_name)
-                value = renderer.call_macro(macro, node.config.get(key),
-                                            model_context(node), node=node,
-                                            path=node.rel_path)
-                values.append(str(value).strip())
-            _check_database(renderer, node, space)
-            names[node.unique_id] = (values[0], values[1])
-    finally:
-        state.parsing = False
-    return names
-
-
-def _check_database(renderer: Renderer, node: Node, space: Any) -> None:
-    custom = node.config.get("database")
-    if custom is None and renderer.macros.find("generate_database_name") is None:
-        return
-    macro = space.lookup("generate_database_name")
-    value = str(renderer.call_macro(macro, custom, model_context(node), node=node,
-                                    path=node.rel_path)).strip()
-    target = str(renderer.project.target.as_context()["database"])
-    if value and value != target:
-        raise CompileError(
-            f"{node.resource_type} {node.name!r} is placed in database {value!r}; predsql "
-            f"builds every relation in the target database {target!r}",
-            path=node.rel_path, hint="remove the `database` config (or its override)")
-
-
-def _flat_graph(enabled: list[tuple[Node, Any]],
-                relation_of: Callable[[Node], tuple[str, str]]) -> dict[str, Any]:
-    """`graph.nodes` for macros: what dbt's flat graph holds about each node."""
-    flat = {}
-    for node, capture in enabled:
-        entry = model_context(node, relation_of(node))
-        entry["depends_on"] = {"nodes": [], "macros": []}
-        entry["refs"] = [{"name": r} for r in (capture.refs if capture else [])]
-        entry["sources"] = [list(s) for s in (capture.sources if capture else [])]
-        flat[node.unique_id] = entry
-    return flat
 
 
 def _compile_pass(
