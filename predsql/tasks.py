@@ -87,7 +87,7 @@ def open_session(options: Options, console: Console, project: Project | None = N
     peek = None if con is not None else database.peek_connection(project.target)
     source = con if con is not None else peek
     db = Database(cursor=source.cursor() if source is not None else None,
-                  database=str(project.target.as_context()["database"]))
+                  database=str(project.target.as_context()["database"]), writes=False)
     try:
         compiled = compile_project(
             project, tables, options.full_refresh, db=db,
@@ -96,7 +96,7 @@ def open_session(options: Options, console: Console, project: Project | None = N
     finally:
         if db.cursor is not None:
             db.cursor.close()
-        db.cursor = None
+        db.cursor, db.writes = None, True
         if peek is not None:
             peek.close()
     compiled = tables_by_default(attach_ml_calls(compiled, registry))

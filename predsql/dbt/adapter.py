@@ -28,9 +28,9 @@ class Database:
     database: str = "memory"
     read_only: bool = True
     touched: bool = False
-    # False while compiling ahead of a run: statements that change the database wait
-    # for the node's own compile, just before it runs (so they run once, as in dbt)
-    writes: bool = False
+    # False while the project compiles ahead of a run: statements that change the
+    # database wait for the node's own compile, just before it runs (so they run once)
+    writes: bool = True
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def run(self, sql: str, fetch: bool) -> tuple[AdapterResponse, Table]:
