@@ -244,6 +244,8 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         runtimes = Executors(session.registry, executor_config(
             project.target.executor, project.target.profile_file, session.options.executor),
             session.options.device, session.console)
+        runtimes.prepare({call["function"] for uid in order  # Ray actors start meanwhile
+                          for call in session.compiled.nodes[uid].extra.get("ml_calls") or []})
         kit = TestKit(session.compiled, runtimes, session.console)
         interrupt.on_interrupt(runtimes.terminate)
         try:

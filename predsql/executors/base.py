@@ -57,6 +57,8 @@ class Executors:
         self._ray: Any = None
         self._handles: dict[str, FunctionHandle] = {}
         self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._ray_lock = threading.Lock()
         self._terminated = False
         self._ray_error: Exception | None = None
         kinds = {self.choice(name).kind for name in registry.functions}  # bad entries fail now
@@ -71,30 +73,50 @@ class Executors:
 
     def get(self, name: str) -> FunctionHandle:
         with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:  # one creation per function; others are not held up meanwhile
             if name not in self._handles:
                 self._handles[name] = self._create(name)
             return self._handles[name]
+
+    def prepare(self, names: set[str]) -> None:
+        """Start the Ray actors of these functions in the background, so they start and
+        load their models while the run does other work. Errors are left for `get`."""
+        remote = sorted(n for n in names if n in self.registry.functions
+                        and self.choice(n).kind == "ray")
+        if not remote:
+            return
+
+        def start() -> None:
+            for name in remote:
+                try:
+                    self.get(name)
+                except Exception:  # noqa: S110  (the stage that needs it reports it)
+                    pass
+
+        threading.Thread(target=start, daemon=True, name="predsql-ray-start").start()
 
     def _create(self, name: str) -> FunctionHandle:
         choice = self.choice(name)
         if choice.kind == "local":
             return self.local.handle(name)
-        if self._ray_error is not None:  # e.g. an unreachable cluster: said once per run
-            raise self._ray_error
-        if self._ray is None:
-            from predsql.executors.raycluster import import_ray
+        with self._ray_lock:
+            if self._ray_error is not None:  # e.g. an unreachable cluster: said once per run
+                raise self._ray_error
+            if self._ray is None:
+                from predsql.executors.raycluster import import_ray
 
-            import_ray()
-            from predsql.executors.raypool import RayExecutor
+                import_ray()
+                from predsql.executors.raypool import RayExecutor
 
-            try:
-                self._ray = RayExecutor(choice.ray.address, self.device, self.console)
-            except Exception as exc:
-                self._ray_error = exc
-                raise
-            if self._terminated:
-                self._ray.terminate()
-        return self._ray.handle(self.registry.functions[name], choice.ray)
+                try:
+                    self._ray = RayExecutor(choice.ray.address, self.device, self.console)
+                except Exception as exc:
+                    self._ray_error = exc
+                    raise
+                if self._terminated:
+                    self._ray.terminate()
+            return self._ray.handle(self.registry.functions[name], choice.ray)
 
     def terminate(self) -> None:
         """SIGINT/SIGTERM: stop running inference at once (the stages then fail)."""

@@ -288,12 +288,14 @@ class RayFunction:
         self.read_batch = settings.batch_size
         self.window = settings.in_flight(max(settings.actors_min, pool.actors_max))
         self.provider = ""
+        self.startup_seconds = 0.0  # connecting aside: actors started and the model loaded
 
     def submit(self, arrays: list[Any], dedupe: bool | None) -> RayPending:
         return RayPending(self, arrays, dedupe)
 
     def stats(self) -> dict[str, Any]:
         return {"executor": "ray", "actors": len(self.pool.slots),
+                "startup_seconds": round(self.startup_seconds, 3),
                 "batch_size": self.read_batch, "max_in_flight": self.window}
 
     def error(self, message: str, hint: str | None = None) -> ExecutionError:
@@ -332,6 +334,7 @@ class RayExecutor:
     def handle(self, fn: Any, settings: RaySettings) -> RayFunction:
         if self.terminated:
             raise ExecutionError(f"function {fn.name!r} was interrupted")
+        began = time.perf_counter()
         wanted = self.device or fn.device
         if wanted == "cuda" and not settings.num_gpus_per_actor:
             raise ExecutionError(
@@ -349,6 +352,7 @@ class RayExecutor:
         pool.want(handle, settings.actors_min, settings.actors_max)
         handle.window = settings.in_flight(pool.actors_max)
         handle.provider = pool.load(handle)
+        handle.startup_seconds = time.perf_counter() - began
         if self.console is not None:
             self.console.debug(f"{fn.name}: {len(pool.slots)} Ray actors ({handle.provider}), "
                                f"up to {pool.actors_max}")
