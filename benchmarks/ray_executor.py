@@ -78,6 +78,7 @@ def measure(config: str, model: str, work: Path) -> dict:
     result.update(seconds=entry["execution_time"],
                   rows=entry["adapter_response"]["rows_affected"],
                   inference_seconds=stats["inference_seconds"],
+                  startup_seconds=stats.get("startup_seconds", 0.0),
                   per_actor={k: round(v["rows_per_second"]) for k, v in
                              (stats.get("per_actor") or {}).items()})
     return result
@@ -138,14 +139,15 @@ def report(args: argparse.Namespace, runs: list[dict], scale: list[dict]) -> Non
 
     print(f"\n{args.rows:,} rows, {len(FEATURES)} float features, {os.cpu_count()} cores")
     print(f"{'model':5} {'config':8} {'seconds':>8} {'x local':>8} {'rows/s':>10} "
-          f"{'RSS MB':>7} {'drv CPU s':>9}  per-actor rows/s")
+          f"{'RSS MB':>7} {'drv CPU s':>9} {'start s':>7}  per-actor rows/s")
     for model in args.models.split(","):
         local = best(model, "local", runs)["seconds"]
         for config in args.configs.split(","):
             r = best(model, config, runs)
             print(f"{model:5} {config:8} {r['seconds']:8.2f} {r['seconds'] / local:8.2f} "
                   f"{r['rows'] / r['seconds']:10,.0f} {r['peak_rss_mb']:7.0f} "
-                  f"{r['driver_cpu_seconds']:9.2f}  {r.get('per_actor', '')}")
+                  f"{r['driver_cpu_seconds']:9.2f} {r.get('startup_seconds', 0):7.2f}  "
+                  f"{r.get('per_actor', '')}")
     for model in args.models.split(","):
         for config in ("local", "ray2"):
             big = [r for r in scale if r["model"] == model and r["config"] == config]
