@@ -160,8 +160,13 @@ class ActorPool:
         starting = [s for s in self.slots if s.ready_ref is not None]
         for slot in starting:
             done, _ = self.ray.wait([slot.ready_ref], timeout=0)
-            if done:
+            if not done:
+                continue
+            try:
                 self._accept(handle, slot)
+            except ExecutionError:  # an added actor that died starting: the pool goes on
+                self.slots.remove(slot)
+                self.dead.append(slot)
         if starting or len(self.slots) >= self.actors_max or \
                 any(s.in_flight == 0 for s in self.slots):
             return
