@@ -241,6 +241,8 @@ def execute_command(options: Options, console: Console, command: str) -> int:
         write_compiled_sql(session.compiled)
         write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
         _check_before_running(session, con, order)
+        if not options.no_cache:
+            cache.prepare(con, session.registry, [session.compiled.nodes[u] for u in order])
         runtimes = Executors(session.registry, executor_config(
             project.target.executor, project.target.profile_file, session.options.executor),
             session.options.device, session.console)

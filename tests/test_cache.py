@@ -122,3 +122,31 @@ def test_hash_collisions_never_serve_a_wrong_result(cached: Path) -> None:
     run_cli(cached, "run")  # the collided tuple is scored again, never cached
     assert ml_stats(cached)["rows_inferred"] == 1
     assert scores(cached) == with_cache
+
+
+def test_models_filling_one_cache_at_once_and_a_changed_result_type(cached: Path) -> None:
+    """Two models running in parallel share the function's cache table (created before
+    they start); a function whose result type changes gets a new cache table."""
+    write(cached, {"profiles.yml": "cached:\n  target: dev\n  outputs:\n    dev:\n"
+                                   "      type: duckdb\n      path: cached.duckdb\n      threads: 4\n",
+                   "predsql_project.yml": "name: cached\nprofile: cached\n",
+                   "models/scores_b.sql": "select id, score(f0, f1, f2, f3) as s from feats "
+                                          "where id % 2 = 0",
+                   "models/scores_c.sql": "select id, score(f1, f0, f2, f3) as s from feats "
+                                          "where id % 3 = 0"})
+    for _ in range(2):
+        run_cli(cached, "run")
+        counts = query(cached / "cached.duckdb", "select (select count(*) from scores), "
+                       "(select count(*) from scores_b), (select count(*) from scores_c)")
+        assert counts == [(ROWS, ROWS // 2, len(range(0, ROWS, 3)))]
+    duplicates = query(cached / "cached.duckdb", 'select count(*) - count(distinct (h, a0, a1, '
+                       'a2, a3)) from "__predsql_cache"."score"')
+    assert duplicates == [(0,)]
+    write(cached, {"functions/f.yml": "functions:\n  - name: score\n    model: forest.onnx\n"
+                                      "    cache: true\n    outputs: [variable]\n",
+                   "models/scores.sql": "select id, score(f0, f1, f2, f3).variable as s from feats",
+                   "models/scores_b.sql": "select 1 as x", "models/scores_c.sql": "select 1 as x"})
+    run_cli(cached, "run")
+    assert ml_stats(cached)["rows_inferred"] == ROWS
+    run_cli(cached, "run")
+    assert ml_stats(cached)["rows_from_cache"] == ROWS

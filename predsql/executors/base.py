@@ -118,6 +118,10 @@ class Executors:
                     self._ray.terminate()
             return self._ray.handle(self.registry.functions[name], choice.ray)
 
+    def cache_lock(self, name: str) -> threading.Lock:
+        """Held while a model fills the function's prediction cache (ml/cache.py)."""
+        return self.local.runtimes.cache_lock(name)
+
     def terminate(self) -> None:
         """SIGINT/SIGTERM: stop running inference at once (the stages then fail)."""
         self._terminated = True

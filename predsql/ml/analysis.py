@@ -63,7 +63,8 @@ def _mentions(node: CompiledNode, registry: Registry) -> bool:
     return False
 
 
-def analyze_node(node: CompiledNode, registry: Registry, builtins: set[str]) -> list[CallInfo]:
+def analyze_node(node: CompiledNode, registry: Registry,
+                 builtins: set[str] | frozenset[str]) -> list[CallInfo]:
     """Static checks of every ML call in one node; returns the calls found."""
     if not registry.names() or not _mentions(node, registry):
         return []
@@ -116,7 +117,7 @@ def attach_ml_calls(compiled: CompiledProject, registry: Registry) -> CompiledPr
     """Record each node's ML calls (and their fingerprints) in `node.extra`."""
     if not registry.names():
         return compiled
-    builtins = duckdb_builtin_names()
+    builtins = registry.builtins or duckdb_builtin_names()
     nodes = dict(compiled.nodes)
     for uid, node in compiled.nodes.items():
         if node.resource_type == "seed":

@@ -51,6 +51,16 @@ def ensure_cache(cursor: duckdb.DuckDBPyConnection, fn: MlFunction) -> None:
         f"{args}, result {fn.result_type}, created_at TIMESTAMP)")
 
 
+def prepare(con: duckdb.DuckDBPyConnection, registry: Registry, nodes: list[Any]) -> None:
+    """Create the cache tables the nodes will use before they run: nodes build in their own
+    transactions, and two of them creating the same table would conflict."""
+    names = {f for node in nodes for f in (node.extra.get("ml_functions") or {})}
+    for name in sorted(names):
+        fn = registry.functions.get(name)
+        if fn is not None and fn.cache:
+            ensure_cache(con, fn)
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -93,11 +103,19 @@ def fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work:
     on the 64-bit hash finds the candidate and comparing the arguments confirms
     it: exact, and much cheaper than joining on every argument column."""
     fn = call.fn
+    if fn.on_null == "error":
+        _check_nulls(cursor, stage, call, node)
+    with runtimes.cache_lock(fn.name):
+        return _fill(cursor, stage, call, work, fresh, runtimes, stats, console, node)
+
+
+def _fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work: str,
+          fresh: str, runtimes: Any, stats: dict[str, FunctionStats], console: Any,
+          node: Any) -> Filled:
+    fn = call.fn
     ensure_cache(cursor, fn)
     args = ", ".join(quote(c) for c in call.arg_columns)
     present = _not_null("__k", call.arg_columns)
-    if fn.on_null == "error":
-        _check_nulls(cursor, stage, call, node)
     scored = cursor.execute(
         f"SELECT count(*) FROM ({stage.input_sql}) AS __k WHERE {present}").fetchall()[0][0]
     keys = ", ".join(f"__k.{quote(c)}" for c in call.arg_columns)

@@ -152,6 +152,22 @@ class SignatureCache:
     def _key(model_path: Path, locale: str | None) -> str:
         return f"{model_path}|{locale or ''}"
 
+    def builtin_functions(self) -> frozenset[str]:
+        """DuckDB's function names (what ML functions may not shadow), kept per DuckDB
+        version: listing them costs a connection and a catalog query."""
+        import duckdb
+
+        stored = self.entries.get("__duckdb_functions__")
+        if stored and stored.get("version") == duckdb.__version__:
+            return frozenset(stored["names"])
+        with duckdb.connect() as con:
+            rows = con.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions()")
+            names = frozenset(r[0] for r in rows.fetchall())
+        self.entries["__duckdb_functions__"] = {"version": duckdb.__version__,
+                                                "names": sorted(names)}
+        self.changed = True
+        return names
+
     def lookup(self, model_path: Path, locale: str | None) -> ModelInfo | None:
         entry = self.entries.get(self._key(model_path, locale))
         if not entry or [_stat(f) for f in entry["info"]["files"]] != entry["stat"]:

@@ -45,6 +45,7 @@ ON_NULL = ("null", "error", "nan")
 class Registry:
     functions: dict[str, MlFunction]
     broken: dict[str, BrokenFunction] = field(default_factory=dict)
+    builtins: frozenset[str] = frozenset()  # DuckDB's function names, when they were read
 
     def get(self, name: str) -> MlFunction | None:
         return self.functions.get(name.lower())
@@ -106,20 +107,17 @@ def load_registry(project: Project, builtin_names: set[str] | None = None) -> Re
                 functions[name] = _load_function(project, path, rel, entry, cache)
             except RegistryError as exc:
                 broken[name] = BrokenFunction(name, str(rel), exc)
+    builtins: frozenset[str] = frozenset()
+    if functions or broken:
+        builtins = frozenset(builtin_names) if builtin_names is not None else \
+            cache.builtin_functions()
+        _check_builtin_clash(functions, broken, builtins)
     cache.save()
-    if functions:
-        _check_builtin_clash(functions, broken, builtin_names)
-    return Registry(functions, broken)
+    return Registry(functions, broken, builtins)
 
 
 def _check_builtin_clash(functions: dict[str, MlFunction], broken: dict[str, BrokenFunction],
-                         builtins: set[str] | None) -> None:
-    if builtins is None:
-        import duckdb
-
-        with duckdb.connect() as con:
-            rows = con.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions()")
-            builtins = {r[0] for r in rows.fetchall()}
+                         builtins: frozenset[str]) -> None:
     for fn in list(functions.values()):
         if fn.name in builtins:
             del functions[fn.name]

@@ -318,6 +318,13 @@ class RuntimePool:
         self.console = console
         self._runtimes: dict[str, FunctionRuntime] = {}
         self._lock = threading.Lock()
+        self._cache_locks: dict[str, threading.Lock] = {}
+
+    def cache_lock(self, name: str) -> threading.Lock:
+        """Held while one model fills the function's prediction cache, so two models
+        running at once never both insert the same tuples."""
+        with self._lock:
+            return self._cache_locks.setdefault(name, threading.Lock())
 
     def get(self, name: str) -> FunctionRuntime:
         with self._lock:
