@@ -81,11 +81,7 @@ def test_ray_table_equals_local_row_for_row(ray_project: Path) -> None:
         assert sum(a["rows"] for a in per_actor.values()) == s["rows_inferred"]
         assert all(a["rows_per_second"] > 0 for a in per_actor.values())
     assert "on ray" in result.stdout
-
-
-def test_matches_the_library(ray_project: Path) -> None:
-    model = ml_models.forest(ray_project / "functions/forest.onnx")
-    run_cli(ray_project, "run")  # the profile's default executor: ray
+    model = ml_models.forest(ray_project / "functions/forest.onnx")  # the same model again
     rows = query(ray_project / "proj.duckdb",
                  "select f0, f1, f2, f3, s from feats join scores using (id) "
                  "where f0 is not null and not isnan(f1) order by id")

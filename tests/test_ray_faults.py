@@ -113,7 +113,10 @@ def test_a_failure_past_the_retry_budget_fails_the_model(tmp_path: Path) -> None
     wait_until_gone()
 
 
-def test_sigterm_cancels_the_cluster_work_and_rolls_back(ray_cluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [
+    signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+def test_a_signal_cancels_the_cluster_work_and_rolls_back(ray_cluster, tmp_path: Path,
+                                                          sig: signal.Signals) -> None:
     address = ray_cluster.address  # the child is a second driver on the same cluster
     root = project(tmp_path / "proj", f"{{type: ray, address: '{address}', actors: 2, "
                                       "batch_size: 1024, max_in_flight: 2}")
@@ -123,12 +126,12 @@ def test_sigterm_cancels_the_cluster_work_and_rolls_back(ray_cluster, tmp_path: 
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         wait_for_work(2)
-        child.send_signal(signal.SIGTERM)
+        child.send_signal(sig)
         out, _ = child.communicate(timeout=120)
     finally:
         child.kill()
     assert child.returncode == 2, out
-    assert "SIGTERM" in out and "Traceback" not in out
+    assert sig.name in out and "Traceback" not in out
     assert table(root) == before
     wait_until_gone()
 
@@ -145,6 +148,7 @@ def test_kill_loop(tmp_path: Path, after: int) -> None:
         assert table(root) == expected
 
 
+@pytest.mark.slow
 def test_ray_handles_are_released(tmp_path: Path) -> None:
     root = project(tmp_path / "proj", SETTINGS, rows=5000)
     run_cli(root, "run")
