@@ -21,6 +21,7 @@ from predsql.executors.base import Executors
 from predsql.executors.config import executor_config
 from predsql.interrupts import Interrupt, handle_signals
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
+from predsql.materializations.base import BEFORE_COMMIT
 from predsql.ml import cache
 from predsql.ml.analysis import attach_ml_calls
 from predsql.ml.executor import MlRows, check_ml_types
@@ -317,8 +318,7 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
         started = time.time()
         rows = row_source(session, cursor, node, runtimes)
         run_node_hooks(compiled, node, cursor, "pre-hook")
-        outcome: BuildResult = materialization_for(node).build(cursor, node, rows, catalog)
-        run_node_hooks(compiled, node, cursor, "post-hook")
+        outcome: BuildResult = build_with_post_hooks(compiled, node, cursor, rows, catalog)
         done = time.time()
         return NodeResult(
             node.unique_id, node.name, node.resource_type, "success", outcome.message,
@@ -364,6 +364,26 @@ class NodeLines:
             emit(events.node_error(node, result))
         elif result.message and result.status in ("skipped", "warn", "fail"):
             emit(events.node_note(node, result.message, events.STATUS_LEVEL[result.status]))
+
+
+def build_with_post_hooks(compiled: CompiledProject, node: CompiledNode,
+                          cursor: duckdb.DuckDBPyConnection, rows: RowSource,
+                          catalog: database.RelationCatalog) -> BuildResult:
+    """Build the node; its post-hooks run inside the transaction that puts the new
+    relation in place (as dbt runs them), or right after a build that has none."""
+
+    def post_hooks(cur: duckdb.DuckDBPyConnection) -> None:
+        run_node_hooks(compiled, node, cur, "post-hook")
+
+    token = BEFORE_COMMIT.set(post_hooks)
+    try:
+        outcome = materialization_for(node).build(cursor, node, rows, catalog)
+        pending = BEFORE_COMMIT.get()
+    finally:
+        BEFORE_COMMIT.reset(token)
+    if pending is not None:
+        pending(cursor)
+    return outcome
 
 
 def fresh_node(session: Session, node: CompiledNode,

@@ -66,10 +66,11 @@ def test_enabled_from_a_var_is_a_boolean(project: Path) -> None:
 
 
 def test_failing_hooks_are_node_errors(project: Path) -> None:
+    write(project, {"models/m.sql": "select 1 as x", "models/n.sql": "select 2 as y"})
+    run_cli(project, "run")
     write(project, {
         "predsql_project.yml": "name: proj\non-run-start: [\"select * from missing_table\"]\n",
-        "models/m.sql": "{{ config(post_hook='insert into nowhere values (1)') }} select 1 as x",
-        "models/n.sql": "select 2 as y",
+        "models/m.sql": "{{ config(post_hook='insert into nowhere values (1)') }} select 3 as x",
     })
     result = run_cli(project, "run", code=1)
     data = {r["unique_id"]: r for r in
@@ -79,6 +80,8 @@ def test_failing_hooks_are_node_errors(project: Path) -> None:
     assert "post-hook 0 of 'm' failed" in data["model.proj.m"]["message"]
     assert data["model.proj.n"]["status"] == "success"
     assert "Traceback" not in output(result)
+    # the post-hook ran inside the swap's transaction: the previous m is intact
+    assert query(db_of(project), "select x from m") == [(1,)]
 
 
 def test_target_in_project_file_values(project: Path) -> None:
@@ -174,3 +177,19 @@ def test_only_the_chosen_profile_target_is_rendered(project: Path) -> None:
     })
     run_cli(project, "run")
     assert query(db_of(project), "select x from m") == [(1,)]
+
+
+def test_post_hooks_of_incremental_models_and_views(project: Path) -> None:
+    write(project, {
+        "predsql_project.yml": "name: proj\non-run-start: [\"create table if not exists "
+                               "main.log (what varchar, n bigint)\"]\n",
+        "models/inc.sql": "{{ config(materialized='incremental', unique_key='id', post_hook="
+                          "\"insert into main.log select 'inc', count(*) from {{ this }}\") }}\n"
+                          "select 1 as id",
+        "models/v.sql": "{{ config(materialized='view', post_hook=\"insert into main.log "
+                        "select 'v', count(*) from {{ this }}\") }}\nselect 1 as id",
+    })
+    run_cli(project, "run")
+    run_cli(project, "run")
+    assert query(db_of(project), "select what, n from log order by rowid") == [
+        ("inc", 1), ("v", 1), ("inc", 1), ("v", 1)]

@@ -26,7 +26,6 @@ class Database:
 
     cursor: duckdb.DuckDBPyConnection | None = None
     database: str = "memory"
-    read_only: bool = True
     touched: bool = False
     # False while the project compiles ahead of a run: statements that change the
     # database wait for the node's own compile, just before it runs (so they run once)

@@ -181,11 +181,8 @@ class Statements:
                                  agate_table)
 
     def load_result(self, name: str) -> dict[str, Any] | None:
-        if name in self.results:
-            return self.results[name]
-        if name == "main" or not self._executing():
-            return None
-        return None
+        """The stored result of statement `name`; None before it ran (or while parsing)."""
+        return self.results.get(name)
 
     def run_query(self, sql: Any) -> Table | None:
         if not self._executing():

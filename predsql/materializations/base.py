@@ -8,6 +8,8 @@ version intact (leftovers are dropped by `database.clean_leftovers`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +19,17 @@ from predsql.compiler import CompiledNode, strip_sql
 from predsql.database import TEMP_PREFIX, RelationCatalog, quote, relation
 
 _SWAP_LOCK = threading.Lock()
+# what must run inside the transaction that puts the node's relation in place, just
+# before it commits (the node's post-hooks, as dbt runs them); consumed once
+BEFORE_COMMIT: ContextVar[Callable[[duckdb.DuckDBPyConnection], None] | None] = ContextVar(
+    "predsql_before_commit", default=None)
+
+
+def run_before_commit(cursor: duckdb.DuckDBPyConnection) -> None:
+    hook = BEFORE_COMMIT.get()
+    if hook is not None:
+        BEFORE_COMMIT.set(None)
+        hook(cursor)
 
 
 class RowSource(Protocol):
@@ -68,6 +81,7 @@ def replace_relation(cursor: duckdb.DuckDBPyConnection, catalog: RelationCatalog
             if drop:
                 cursor.execute(drop)
             cursor.execute(create)
+            run_before_commit(cursor)
             cursor.commit()
         except BaseException:
             cursor.rollback()

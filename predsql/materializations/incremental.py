@@ -19,6 +19,7 @@ from predsql.materializations.base import (
     RowSource,
     TableMaterialization,
     drop_quietly,
+    run_before_commit,
     temp_name,
 )
 
@@ -141,6 +142,7 @@ class IncrementalMaterialization:
         try:
             columns = sync_schema(cursor, node, node.relation, temp)
             apply_strategy(cursor, strategy, node.relation, temp, columns, keys)
+            run_before_commit(cursor)
             cursor.commit()
         except BaseException:
             cursor.rollback()
