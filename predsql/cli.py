@@ -322,7 +322,8 @@ def clean_cmd(options: Options, console: Console) -> int:
     """Remove target/ (and logs/)."""
     from predsql.project import load_project
 
-    project = load_project(options.project_dir, profiles_dir=options.profiles_dir)
+    project = load_project(options.project_dir, profiles_dir=options.profiles_dir,
+                           with_packages=False)
     for folder in (project.target_dir,):
         if folder.exists():
             shutil.rmtree(folder)

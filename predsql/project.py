@@ -167,7 +167,10 @@ def load_project(
     profiles_dir: str | None = None,
     target_name: str | None = None,
     threads: int | None = None,
+    with_packages: bool = True,
 ) -> Project:
+    """The project and its target; `with_packages=False` skips reading (and checking)
+    the installed packages, for commands that do not need them (clean)."""
     root = root.resolve()
     config_file = find_project_file(root)
     cli_vars = dict(cli_vars or {})
@@ -204,7 +207,7 @@ def load_project(
 
     install_path = str(raw.get("packages-install-path") or DEFAULT_INSTALL_PATH)
     packages = load_packages(root, install_path, lambda path: _package_config(
-        path, cli_vars, target))
+        path, cli_vars, target)) if with_packages else ()
     return Project(
         root=root,
         name=name,
