@@ -260,3 +260,16 @@ def test_statements_that_write_run_once_when_the_node_runs(project: Path) -> Non
     run_cli(project, "run")
     assert query(db_of(project), "select count(*) from audit") == [(1,)]
     assert query(db_of(project), "select * from m") == [(1,)]
+
+
+def test_generate_database_name_override(project: Path) -> None:
+    write(project, {
+        "macros/db.sql": "{% macro generate_database_name(custom_database_name, node) %}"
+                         "{{ custom_database_name or target.database }}{% endmacro %}",
+        "models/m.sql": "select 1 as x",
+    })
+    run_cli(project, "run")
+    assert query(db_of(project), "select x from m") == [(1,)]
+    write(project, {"models/m.sql": "{{ config(database='elsewhere') }} select 1 as x"})
+    result = run_cli(project, "run", code=2)
+    assert "placed in database 'elsewhere'" in result.stderr and "models/m.sql" in result.stderr
