@@ -27,8 +27,11 @@ from dbt_projects import PROJECTS, REFERENCE, prepare, snapshot  # noqa: E402
 
 def dbt_version(dbt: str) -> str:
     out = subprocess.run([dbt, "--version"], capture_output=True, text=True).stdout
-    return " ".join(line.strip(" -") for line in out.splitlines()
-                    if "installed" in line or "duckdb:" in line)
+    found = [line.split("-")[1].strip() if line.strip().startswith("-") else line.strip()
+             for line in out.splitlines() if "installed:" in line or "duckdb:" in line]
+    versions = [f.split(" - ")[0].replace("installed: ", "").replace("duckdb: ", "")
+                for f in found]
+    return f"dbt-core {versions[0]}, dbt-duckdb {versions[1]}" if len(versions) == 2 else out
 
 
 def compiled_sql(root: Path) -> dict[str, str]:
