@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from conftest import run_cli
-from dbt_projects import PROJECTS, REFERENCE, _plain, prepare, snapshot, volatile
+from dbt_projects import PROJECTS, REFERENCE, _plain, prepare, snapshot, volatile, volatile_test
 
 
 def reference(name: str) -> dict[str, Any]:
@@ -53,9 +53,17 @@ def test_build_matches_dbt_duckdb(name: str, tmp_path: Path) -> None:
     expected = reference(name)
     root = prepare(name, tmp_path)
     result = run_cli(root, "build", "--profiles-dir", str(root), code=None)
-    assert result.exit_code == expected["exit_code"], result.stdout + result.stderr
     got = snapshot(name, root)
-    assert got["results"] == expected["results"]
+    random_failure = any(status == "fail" for uid, results in got["results"].items()
+                         if volatile_test(name, uid) for status, _ in results)
+    if not random_failure:
+        assert result.exit_code == expected["exit_code"], result.stdout + result.stderr
+    assert sorted(got["results"]) == sorted(expected["results"])
+    steady = {uid: r for uid, r in got["results"].items() if not volatile_test(name, uid)}
+    assert steady == {uid: r for uid, r in expected["results"].items() if uid in steady}
+    ran = {"success", "pass", "warn", "fail"}  # random or clock-made data: it ran
+    assert all(status in ran for uid, results in got["results"].items()
+               if volatile_test(name, uid) for status, _ in results)
     assert compare_relations(name, expected["relations"], got["relations"]) == []
 
 
