@@ -1,3 +1,3 @@
-from predsql.cli import main
+from predsql.entry import main
 
 main()

@@ -16,7 +16,9 @@ import yaml
 
 from predsql import __version__, events
 from predsql.console import DEFAULT_PROGRESS_INTERVAL, Console
-from predsql.errors import PredsqlError, ProjectError
+from predsql.errors import PredsqlError, ProjectError, UsageError
+from predsql.interrupts import Interrupted, handle_signals
+from predsql.invocation import Invocation
 from predsql.tasks import Options, open_session
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -54,29 +56,63 @@ def common(func: Callable[..., int]) -> Callable[..., None]:
     def wrapper(project_dir: str, profiles_dir: str | None, target: str | None,
                 vars_: str | None, quiet: bool, log_format: str, debug: bool,
                 progress_interval: float, **kwargs: Any) -> None:
+        invocation = current_invocation()
         root = Path(project_dir)
         log_file = root / "logs" / "predsql.log" if root.is_dir() else None
         console = Console(quiet=quiet, json_logs=log_format == "json", debug=debug,
-                          log_file=log_file, progress_interval=progress_interval)
+                          log_file=log_file, progress_interval=progress_interval,
+                          callbacks=invocation.callbacks)
         code = 0
         try:
-            options = Options(project_dir=Path(project_dir), profiles_dir=profiles_dir,
-                              target=target, vars=_parse_vars(vars_), debug=debug)
-            code = func(options, console, **kwargs)
-        except PredsqlError as exc:
-            console.emit(events.error(exc.message, file=exc.path, line=exc.line, hint=exc.hint,
-                                      text=exc.format(), kind=type(exc).__name__))
-            if debug:
-                console.error("".join(traceback.format_exception(exc)))
-            code = exc.exit_code
-        except KeyboardInterrupt:
-            console.error("Interrupted.")
-            code = 2
+            with handle_signals(invocation.interrupt):
+                invocation.interrupt.phase = "starting"
+                if not getattr(func, "stops_cleanly", False):
+                    invocation.interrupt.check()  # a signal recorded by the entry point
+                options = Options(project_dir=Path(project_dir), profiles_dir=profiles_dir,
+                                  target=target, vars=_parse_vars(vars_), debug=debug)
+                outcome = func(options, console, **kwargs)
+                invocation.result = outcome
+                code = outcome if isinstance(outcome, int) else outcome.exit_code
+        except BaseException as exc:
+            code = _failure_code(exc, invocation, console, debug)
         finally:
             console.close()
-        sys.exit(code)
+        invocation.exit_code = code
+        if not invocation.api:
+            sys.exit(code)
 
     return wrapper
+
+
+def _failure_code(exc: BaseException, invocation: Invocation, console: Console,
+                  debug: bool) -> int:
+    """Report what ended a command early; its exit code. Anything else propagates."""
+    interrupt = invocation.interrupt
+    if isinstance(exc, Interrupted) or (interrupt.is_set() and isinstance(exc, Exception)):
+        # (a DuckDB call in this thread when the signal came raises its own error)
+        name = exc.signal_name if isinstance(exc, Interrupted) else interrupt.signal_name
+        phase = exc.phase if isinstance(exc, Interrupted) else interrupt.signal_phase
+        console.emit(events.error(f"Interrupted by {name} while {phase}; nothing was changed.",
+                                  kind="Interrupted", signal=name, phase=phase))
+        return 2
+    if isinstance(exc, PredsqlError):
+        invocation.error = exc
+        console.emit(events.error(exc.message, file=exc.path, line=exc.line, hint=exc.hint,
+                                  text=exc.format(), kind=type(exc).__name__))
+        if debug:
+            console.error("".join(traceback.format_exception(exc)))
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        console.error("Interrupted.")
+        return 2
+    raise exc
+
+
+def current_invocation() -> Invocation:
+    """The invocation the entry point or the API passed as click's `obj` (or a new one)."""
+    context = click.get_current_context(silent=True)
+    found = context.find_object(Invocation) if context is not None else None
+    return found if found is not None else Invocation()
 
 
 def selection(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,8 +155,10 @@ def _execute_command(command: str) -> Callable[..., int]:
     def run(options: Options, console: Console, **kwargs: Any) -> int:
         from predsql.tasks import execute_command
 
-        return execute_command(_apply(options, **kwargs), console, command)
+        return execute_command(_apply(options, **kwargs), console, command,
+                               current_invocation().interrupt)
 
+    run.stops_cleanly = True  # type: ignore[attr-defined]  # checks the interrupt itself
     return run
 
 
@@ -173,25 +211,46 @@ def ls_cmd(options: Options, console: Console, output: str, resource_type: str |
 
 
 @main.command("show", context_settings=CONTEXT)
-@click.argument("model")
+@click.argument("model", required=False)
+@click.option("--inline", "inline", default=None,
+              help="Run this SELECT (Jinja and ML functions allowed) instead of a model.")
 @click.option("--limit", type=int, default=10)
 @click.option("--lock-timeout", type=float, default=0.0)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Override every ML function's device.")
 @common
-def show_cmd(options: Options, console: Console, model: str, limit: int,
-             lock_timeout: float) -> int:
-    """Preview rows of a model."""
+def show_cmd(options: Options, console: Console, model: str | None, inline: str | None,
+             limit: int, lock_timeout: float, device: str | None) -> int:
+    """Preview rows of a model, or of an ad-hoc query (--inline "select ...")."""
+    from predsql.tasks import show_command, show_inline
+
+    if (model is None) == (inline is None):
+        raise UsageError("give a MODEL or --inline \"select ...\", not both",
+                         hint='e.g. predsql show customers, or predsql show --inline '
+                         '"select * from {{ ref(\'customers\') }}"')
+    options.lock_timeout = lock_timeout
+    options.device = device
+    session = open_session(options, console)
+    if inline is not None:
+        header, *rows = show_inline(session, inline, limit)
+        _print_rows(console, "inline query", header, rows, limit)
+    else:
+        header, *rows = show_command(session, model, limit)
+        _print_rows(console, model, header, rows, limit)
+    return 0
+
+
+def _print_rows(console: Console, what: str, header: tuple[str, ...], rows: list[tuple[Any, ...]],
+                limit: int) -> None:
+    if console.json_logs:
+        console.emit(events.preview(what, list(header), [list(r) for r in rows]))
+        return
     from rich.table import Table
 
-    from predsql.tasks import show_command
-
-    options.lock_timeout = lock_timeout
-    session = open_session(options, console)
-    header, *rows = show_command(session, model, limit)
-    table = Table(*header, title=f"{model} (first {limit} rows)")
+    table = Table(*header, title=f"{what} (first {limit} rows)")
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
     console.out.print(table)
-    return 0
 
 
 def _cell(value: Any) -> str:

@@ -6,7 +6,9 @@ PredsqlError
 ├── CompileError      refs, cycles, SQL parsing, ML call checks       (exit 2)
 ├── RegistryError     functions/*.yml and the ONNX files they name    (exit 2)
 ├── SelectionError    --select / --exclude syntax                     (exit 2)
+├── UsageError        flags that do not fit together                  (exit 2)
 ├── DatabaseLockedError  the database file is used by another process (exit 2)
+├── DeviceError       --device / device: asks for a device not usable here (exit 2)
 └── ExecutionError    a node failed while running (marks the node)   (exit 1)
     └── InferenceError  bad values met while an ML function ran
 
@@ -78,8 +80,16 @@ class SelectionError(PredsqlError):
     """A node selector cannot be parsed."""
 
 
+class UsageError(PredsqlError):
+    """The command line asks for something that does not fit together."""
+
+
 class DatabaseLockedError(PredsqlError):
     """Another process holds the database file."""
+
+
+class DeviceError(PredsqlError):
+    """The device asked for (`--device cuda`, `device: cuda`) cannot be used here."""
 
 
 class ExecutionError(PredsqlError):

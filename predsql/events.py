@@ -218,3 +218,15 @@ def run_finished(results: list[Any], elapsed: float, interrupted: str = "") -> l
         events.append(Event("run_errors", "error", f"Completed with {plural(errors, 'error')}.",
                             {"errors": errors}, summary=True, style="red"))
     return events
+
+
+def preview(what: str, columns: list[str], rows: list[list[Any]]) -> Event:
+    """`predsql show`: the first rows of a model or an inline query."""
+    return Event("preview", "info", f"{what}: {plural(len(rows), 'row')}",
+                 {"what": what, "columns": columns, "rows": rows})
+
+
+def compiled_node(node: Any, sql: str) -> Event:
+    """`predsql compile -s x`: the compiled SQL of the one selected node."""
+    return Event("compiled_node", "info", f"Compiled node '{node.name}' is:\n{sql}",
+                 {"node": node.unique_id, "name": node.name, "compiled_code": sql})

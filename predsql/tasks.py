@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml
 
 from predsql import database, events
 from predsql.artifacts import write_compiled_sql, write_manifest, write_run_results
@@ -16,18 +17,21 @@ from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
 from predsql.dbt.adapter import Database
 from predsql.dbt.hooks import hook_results, run_node_hooks
-from predsql.errors import CompileError, ExecutionError
+from predsql.errors import CompileError, ExecutionError, PredsqlError, SelectionError
 from predsql.executors.base import Executors
 from predsql.executors.config import executor_config
-from predsql.interrupts import Interrupt, handle_signals
+from predsql.explain import closest_name, missing_relation
+from predsql.interrupts import Interrupt, Interrupted
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
 from predsql.materializations.base import BEFORE_COMMIT
 from predsql.ml import cache
 from predsql.ml.analysis import attach_ml_calls
+from predsql.ml.devices import probe_cuda
 from predsql.ml.executor import MlRows, check_ml_types
 from predsql.ml.registry import Registry, load_registry
-from predsql.project import Project, load_project
-from predsql.runner import NodeResult, run_nodes
+from predsql.ml.runtime import RuntimePool, cuda_unusable
+from predsql.project import Project, find_project_file, load_project
+from predsql.runner import NodeResult, run_nodes, skipped_result
 from predsql.selection import select
 from predsql.state import state_selector
 from predsql.testing import TestKit, build_parents, run_test_node, test_selector_methods
@@ -143,12 +147,13 @@ def selected(session: Session, command: str) -> list[str]:
     methods = {**test_selector_methods(session.compiled),
                "state": state_selector(session.options.state)}
     chosen = select(session.compiled, session.options.select, session.options.exclude, methods)
-    chosen = _with_tests_of(session.compiled, chosen) if "test" in kinds else chosen
+    if "test" in kinds and command != "compile":
+        chosen = _with_tests_of(session.compiled, chosen)
     order = session.compiled.graph.ordered(chosen)
     return [
         uid for uid in order
         if session.compiled.nodes[uid].resource_type in kinds
-        and session.compiled.nodes[uid].materialized != "ephemeral"
+        and (command == "compile" or session.compiled.nodes[uid].materialized != "ephemeral")
     ]
 
 
@@ -207,7 +212,17 @@ def compile_command(session: Session) -> int:
     for node in failed:  # as dbt compile: the command fails, every failing node is named
         session.console.error(f"Compilation error in {node.resource_type} {node.name}: "
                               f"{node.extra['compile_error']}")
-    return 2 if failed else 0
+    if failed:
+        return 2
+    if session.options.select:
+        shown = [uid for uid in chosen if session.compiled.nodes[uid].compiled_sql]
+        if len(shown) == 1:  # as dbt: `predsql compile -s x` prints x's SQL
+            node = session.compiled.nodes[shown[0]]
+            session.console.emit(events.compiled_node(node, node.compiled_sql.strip()))
+        else:
+            session.console.info(f"{events.plural(len(shown), 'node')} selected; their SQL is "
+                                 f"in {session.project.target_path}/compiled/")
+    return 0
 
 
 def _open_for_checks(session: Session) -> duckdb.DuckDBPyConnection | None:
@@ -221,60 +236,139 @@ def _open_for_checks(session: Session) -> duckdb.DuckDBPyConnection | None:
         return None
 
 
-def execute_command(options: Options, console: Console, command: str) -> int:
+@dataclass
+class CommandResult:
+    """What `run`, `seed`, `test` and `build` did: the exit code and every node's result."""
+
+    command: str
+    exit_code: int
+    results: list[NodeResult] = field(default_factory=list)
+    elapsed: float = 0.0
+    interrupted: str = ""  # the signal's name when one stopped the run
+
+
+@dataclass
+class _RunState:
+    started: float = field(default_factory=time.time)
+    project: Project | None = None
+    order: list[str] = field(default_factory=list)
+    names: dict[str, Any] = field(default_factory=dict)
+    results: list[NodeResult] | None = None
+
+
+def run_args(options: Options, command: str) -> dict[str, Any]:
+    """The invocation, as run_results.json records it (dbt's `args`; `predsql retry` reads it)."""
+    return {
+        "which": command, "select": list(options.select), "exclude": list(options.exclude),
+        "vars": options.vars, "target": options.target, "profiles_dir": options.profiles_dir,
+        "threads": options.threads, "full_refresh": options.full_refresh,
+        "fail_fast": options.fail_fast, "device": options.device,
+        "no_cache": options.no_cache, "lock_timeout": options.lock_timeout,
+        "state": str(options.state) if options.state else None,
+    }
+
+
+def execute_command(options: Options, console: Console, command: str,
+                    interrupt: Interrupt | None = None) -> CommandResult:
     """`run`, `seed`, `build` and `test`: hold the database, compile against its
-    tables, run the selected nodes, write artifacts."""
-    project = load(options)
-    started = time.time()
-    interrupt = Interrupt()
-    con = database.connect(project.target, lock_timeout=options.lock_timeout)
-    results: list[NodeResult] = []
-    session: Session | None = None
+    tables, run the selected nodes, write artifacts. A signal at any phase stops
+    cleanly (see interrupts.py): exit 2, run_results.json written."""
+    interrupt = interrupt or Interrupt()
+    state = _RunState()
     try:
+        _prepare_and_run(options, console, command, interrupt, state)
+    except Interrupted:
+        pass
+    except Exception:
+        if not interrupt.is_set():
+            raise
+        # DuckDB, running in this thread when the signal came, raised its own error
+    with interrupt.graceful("writing artifacts"):
+        signal_name = interrupt.signal_name if interrupt.is_set() else ""  # later ones: too late
+        results = state.results if state.results is not None else [
+            skipped_result(state.names[uid], f"skipped: interrupted by {interrupt.signal_name} "
+                           f"while {interrupt.signal_phase}") for uid in state.order]
+        elapsed = time.time() - state.started
+        target_dir = state.project.target_dir if state.project else (
+            _target_dir_unloaded(options) if signal_name else None)
+        if target_dir is not None and (state.results is not None or signal_name):
+            write_run_results(target_dir, results, elapsed, run_args(options, command))
+        _summary(console, results, elapsed)
+        outcome = CommandResult(command, _exit_code(results, signal_name), results, elapsed,
+                                signal_name)
+        if signal_name:
+            console.emit(events.error(
+                f"Interrupted by {signal_name}: the running models were rolled back, "
+                "the rest skipped.", signal=signal_name, phase=interrupt.signal_phase))
+    return outcome
+
+
+def _exit_code(results: list[NodeResult], signal_name: str) -> int:
+    if signal_name or any(r.extra.get("internal_error") for r in results):
+        return 2
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _target_dir_unloaded(options: Options) -> Path | None:
+    """target/ of a project whose loading a signal stopped: read without rendering."""
+    try:
+        raw = yaml.safe_load(find_project_file(options.project_dir.resolve()).read_text())
+    except (PredsqlError, OSError, yaml.YAMLError):
+        return None
+    path = raw.get("target-path", "target") if isinstance(raw, dict) else "target"
+    if not isinstance(path, str) or "{" in path:
+        path = "target"
+    return options.project_dir.resolve() / path
+
+
+def _prepare_and_run(options: Options, console: Console, command: str, interrupt: Interrupt,
+                     state: _RunState) -> None:
+    interrupt.check()  # a signal recorded before the command began
+    interrupt.phase = "loading the project"
+    state.project = project = load(options)
+    interrupt.phase = "waiting for the database"
+    con = database.connect(project.target, lock_timeout=options.lock_timeout)
+    try:
+        interrupt.phase = "compiling"
         for dropped in database.clean_leftovers(con):
             console.debug(f"dropped leftover relation {dropped}")
         catalog = database.RelationCatalog(con)
         options.which = command
         session = open_session(options, console, project, catalog.tables(), con)
-        order = selected(session, command)
+        state.order = order = selected(session, command)
+        state.names = {uid: session.compiled.nodes[uid] for uid in order}
         if any(session.compiled.nodes[uid].extra.get("ml_broken") for uid in order):
             warn_broken_functions(session)
         write_compiled_sql(session.compiled)
         write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
+        interrupt.phase = "checking"
         _check_before_running(session, con, order)
         if not options.no_cache:
             cache.prepare(con, session.registry, [session.compiled.nodes[u] for u in order])
-        runtimes = Executors(session.registry, executor_config(
-            project.target.executor, project.target.profile_file, session.options.executor),
-            session.options.device, session.console)
-        runtimes.prepare({call["function"] for uid in order  # Ray actors start meanwhile
-                          for call in session.compiled.nodes[uid].extra.get("ml_calls") or []})
-        kit = TestKit(session.compiled, runtimes, session.console)
-        interrupt.on_interrupt(runtimes.terminate)
-        try:
-            with handle_signals(interrupt):
+        with interrupt.graceful("running"):
+            interrupt.check()
+            runtimes = Executors(session.registry, executor_config(
+                project.target.executor, project.target.profile_file, session.options.executor),
+                session.options.device, session.console)
+            runtimes.prepare({call["function"] for uid in order  # Ray actors start meanwhile
+                              for call in session.compiled.nodes[uid].extra.get("ml_calls") or []})
+            kit = TestKit(session.compiled, runtimes, session.console)
+            interrupt.on_interrupt(runtimes.terminate)
+            try:
                 results = hook_results(session.compiled, con, "on-run-start", console)
                 results += _execute(session, con, order, runtimes, kit, catalog, command,
                                     interrupt)
                 if not interrupt.is_set():
                     results += hook_results(session.compiled, con, "on-run-end", console,
                                             results)
-        finally:
-            runtimes.close()
-        _prune_cache_if_large(session, con)
+                state.results = results
+            finally:
+                runtimes.close()
+            if not interrupt.is_set():
+                _prune_cache_if_large(session, con)
     finally:
-        con.close()
-        if session is not None:
-            elapsed = time.time() - started
-            write_run_results(project.target_dir, results, elapsed, {"which": command})
-    _summary(console, results, time.time() - started)
-    if interrupt.is_set():
-        console.error(f"Interrupted by {interrupt.signal_name}: the running models were rolled "
-                      "back, the rest skipped.")
-        return 2
-    if any(r.extra.get("internal_error") for r in results):
-        return 2
-    return 0 if all(r.ok for r in results) else 1
+        with interrupt.graceful(interrupt.phase):
+            con.close()
 
 
 def _prune_cache_if_large(session: Session, con: duckdb.DuckDBPyConnection) -> None:
@@ -289,7 +383,12 @@ def _prune_cache_if_large(session: Session, con: duckdb.DuckDBPyConnection) -> N
 
 def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
                           order: list[str]) -> None:
-    """ML argument types of every selected model whose inputs exist, before any data moves."""
+    """ML argument types of every selected model whose inputs exist, and the device
+    --device asks for, before any data moves."""
+    if session.options.device == "cuda" and any(
+            session.compiled.nodes[uid].extra.get("ml_calls") for uid in order):
+        if not probe_cuda().usable:
+            raise cuda_unusable(None, from_flag=True)
     cursor = con.cursor()
     try:
         for uid in order:
@@ -312,6 +411,15 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
     lines = NodeLines(console, compiled, len(order))
 
     def work(cursor: duckdb.DuckDBPyConnection, node: CompiledNode) -> NodeResult:
+        try:
+            return build(cursor, node)
+        except duckdb.CatalogException as exc:
+            explained = missing_relation(exc, node, compiled)
+            if explained is None:
+                raise
+            raise explained from exc
+
+    def build(cursor: duckdb.DuckDBPyConnection, node: CompiledNode) -> NodeResult:
         node = fresh_node(session, node, cursor)
         if node.resource_type == "test":
             return run_test_node(cursor, node, kit)
@@ -419,18 +527,50 @@ def _summary(console: Console, results: list[NodeResult], elapsed: float) -> Non
 def show_command(session: Session, name: str, limit: int) -> list[tuple[Any, ...]]:
     node = session.compiled.by_name(name)
     if node is None:
-        raise ExecutionError(f"no model or seed named {name!r}", hint="see `predsql ls`")
+        close = closest_name(name, session.compiled)
+        raise SelectionError(f"no model or seed named {name!r}",
+                             hint=f"did you mean {close!r}?" if close else "see `predsql ls`")
     con = database.connect(session.project.target, read_only=Path(
         session.project.target.path).exists(), lock_timeout=session.options.lock_timeout)
     try:
         if database.relation_kind(con, node.schema, node.alias) is None:
+            command = "seed" if node.resource_type == "seed" else "run"
             raise ExecutionError(
                 f"{node.relation} does not exist yet", path=node.node.rel_path,
-                hint=f"run `predsql run -s {name}` first",
+                hint=f"run `predsql {command} -s {name}` (or `predsql build`) first",
             )
         cursor = con.execute(f"SELECT * FROM {node.relation} LIMIT {int(limit)}")
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
     finally:
+        con.close()
+    return [tuple(columns), *rows]
+
+
+def show_inline(session: Session, sql: str, limit: int) -> list[tuple[Any, ...]]:
+    """`predsql show --inline`: an ad-hoc SELECT, ML functions included."""
+    from predsql.adhoc import inline_node, preview_inline
+
+    node = inline_node(session.compiled, session.registry, sql)
+    scores = bool(node.extra.get("ml_calls"))
+    target = session.project.target
+    exists = target.path != ":memory:" and Path(target.path).exists()
+    con = database.connect(target, read_only=exists and not scores,
+                           lock_timeout=session.options.lock_timeout)
+    runtimes = RuntimePool(session.registry, session.options.device, session.console) \
+        if scores else None
+    try:
+        columns, rows = preview_inline(con, node, session.registry, runtimes,
+                                       session.console, limit)
+    except duckdb.CatalogException as exc:
+        explained = missing_relation(exc, node, session.compiled)
+        raise (explained or ExecutionError(f"the inline query failed: {exc}")) from exc
+    except duckdb.Error as exc:
+        raise ExecutionError(f"the inline query failed: {exc}",
+                             hint="check the SQL; `predsql compile` shows the project's "
+                             "relations") from exc
+    finally:
+        if runtimes is not None:
+            runtimes.close()
         con.close()
     return [tuple(columns), *rows]

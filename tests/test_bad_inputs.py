@@ -68,7 +68,7 @@ def test_infinities_and_nan_reach_the_model(logp: Path) -> None:
 def test_values_out_of_float32_range_name_the_argument(logp: Path) -> None:
     write(logp, {"models/m.sql": "select lr(x, 1, 2, 3) as p from (values (1.0), (1e300)) t(x)"})
     result = run_cli(logp, "run", code=1)
-    assert "argument 1 of lr()" in output(result) and "not FLOAT" in output(result)
+    assert "argument 1 of lr() cannot be cast to FLOAT" in output(result)
 
 
 def test_unknown_config_key_warns_with_a_suggestion(project: Path) -> None:

@@ -47,7 +47,10 @@ def slow_ml(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_rolls_back_and_skips_the_rest(slow_ml: Path, sig: signal.Signals) -> None:
     proc = predsql(slow_ml, "run", "--vars", "{v: 1}")
-    time.sleep(4)
+    for line in proc.stdout:  # the ML model is running (however slow the start-up)
+        if "START sql table model main.b_scores" in line:
+            break
+    time.sleep(1)
     assert proc.poll() is None, proc.communicate()
     began = time.monotonic()
     proc.send_signal(sig)

@@ -53,7 +53,7 @@ class Executors:
         self.config = config
         self.device = device
         self.console = console
-        self.local = LocalExecutor(registry, device)
+        self.local = LocalExecutor(registry, device, console)
         self._ray: Any = None
         self._handles: dict[str, FunctionHandle] = {}
         self._lock = threading.Lock()

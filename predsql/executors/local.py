@@ -25,8 +25,8 @@ class LocalHandle:
 
 
 class LocalExecutor:
-    def __init__(self, registry: Any, device: str | None) -> None:
-        self.runtimes = RuntimePool(registry, device)
+    def __init__(self, registry: Any, device: str | None, console: Any = None) -> None:
+        self.runtimes = RuntimePool(registry, device, console)
 
     def handle(self, name: str) -> LocalHandle:
         return LocalHandle(self.runtimes.get(name))

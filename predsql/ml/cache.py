@@ -19,7 +19,7 @@ import duckdb
 
 from predsql.database import ensure_schema, quote, relation
 from predsql.errors import InferenceError
-from predsql.ml.mapping import FunctionStats, StageStream
+from predsql.ml.mapping import FunctionStats, StageStream, cast_error
 from predsql.ml.plan import Stage, StageCall
 from predsql.ml.registry import MlFunction, Registry
 
@@ -103,10 +103,13 @@ def fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work:
     on the 64-bit hash finds the candidate and comparing the arguments confirms
     it: exact, and much cheaper than joining on every argument column."""
     fn = call.fn
-    if fn.on_null == "error":
-        _check_nulls(cursor, stage, call, node)
-    with runtimes.cache_lock(fn.name):
-        return _fill(cursor, stage, call, work, fresh, runtimes, stats, console, node)
+    try:
+        if fn.on_null == "error":
+            _check_nulls(cursor, stage, call, node)
+        with runtimes.cache_lock(fn.name):
+            return _fill(cursor, stage, call, work, fresh, runtimes, stats, console, node)
+    except duckdb.ConversionException as exc:  # a value of the input that does not cast
+        raise cast_error(cursor, node, stage, exc) from exc
 
 
 def _fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work: str,

@@ -24,7 +24,7 @@ from predsql.ml.arrays import result_arrow_type, valid_rows
 from predsql.ml.plan import Stage, StageCall
 
 READ_BATCH = 131072
-THREAD_JOIN = 30.0  # seconds a finished stage waits for its reader and mapper threads
+THREAD_JOIN = 30.0  # seconds a finished stage waits for a batch in flight in its threads
 _END = object()
 T = TypeVar("T")
 
@@ -112,8 +112,7 @@ class StageStream:
         self._dedupe: dict[str, bool | None] = {}
         self.total: int | None = None
         if console is not None and console.shows_progress:
-            row = self.read_cursor.execute(f"SELECT count(*) FROM ({stage.input_sql})").fetchall()[0]
-            self.total = int(row[0]) if row else None
+            self.total = self._count_rows()
         handles = [runtimes.get(call.fn.name) for call in stage.calls]
         for call, handle in zip(stage.calls, handles):
             stats.setdefault(call.fn.name, function_stats(call.fn, handle))
@@ -125,6 +124,16 @@ class StageStream:
         except duckdb.Error as exc:
             raise ExecutionError(f"{node.name!r}: cannot read the inputs of "
                                  f"{self._names()}: {exc}", path=node.node.rel_path) from exc
+
+    def _count_rows(self) -> int | None:
+        """The rows the stage will read, for progress; None if DuckDB cannot count them
+        without doing the work (a bad value is reported by the stream itself)."""
+        try:
+            row = self.read_cursor.execute(
+                f"SELECT count(*) FROM ({self.stage.input_sql})").fetchall()[0]
+        except duckdb.Error:
+            return None
+        return int(row[0]) if row else None
 
     def _names(self) -> str:
         return ", ".join(f"{c.fn.name}()" for c in self.stage.calls)
@@ -150,11 +159,26 @@ class StageStream:
                 raise self.error from exc
             raise
         finally:
-            self.stopped.set()
-            for thread in self.threads:  # none may hold DuckDB objects once the stage ends
-                thread.join(timeout=THREAD_JOIN)
-            self.read_cursor.close()
-            self.relation = None  # a failed stage lives on in its error's traceback
+            self.close()
+
+    def close(self) -> None:
+        """Stop the reader and mapper threads, then close the read cursor. Closing it
+        while the reader thread still fetched from it raced (DuckDB: "connection is busy
+        with another call", about 1 in 60 interrupted runs), so the reader's query is
+        interrupted and both threads are joined first; none may hold DuckDB objects
+        once the stage ends."""
+        self.stopped.set()
+        if any(t.is_alive() for t in self.threads):
+            try:
+                self.read_cursor.interrupt()
+            except duckdb.Error:
+                pass
+        for thread in self.threads:
+            thread.join(timeout=THREAD_JOIN)
+        self.relation = None  # a failed stage lives on in its error's traceback
+        if any(t.is_alive() for t in self.threads):
+            return  # still inside onnxruntime or DuckDB: the cursor goes with the threads
+        self.read_cursor.close()
 
     def _batches(self, source: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         """Three overlapping steps: a reader thread pulls DuckDB batches, a mapper
@@ -178,7 +202,9 @@ class StageStream:
             pending: deque[tuple[pa.RecordBatch, list[Any]]] = deque()
             try:
                 while True:
-                    item = read.get()
+                    item = self._get(read)
+                    if item is None:  # the consumer stopped
+                        return
                     if isinstance(item, BaseException):
                         raise item
                     if item is not _END:
@@ -199,7 +225,10 @@ class StageStream:
             thread.start()
         try:
             while True:
-                item = mapped.get()
+                item = self._get(mapped)
+                if item is None:  # stopped under a consumer still reading: never truncate
+                    raise ExecutionError(f"{self.node.name!r}: the stream of {self._names()} "
+                                         "stopped early", path=self.node.node.rel_path)
                 if item is _END:
                     return
                 if isinstance(item, BaseException):
@@ -212,6 +241,15 @@ class StageStream:
         finally:
             self.stopped.set()
             source = None  # noqa: F841  (frames in a traceback would keep DuckDB open)
+
+    def _get(self, source: queue.Queue[Any]) -> Any:
+        """The next item, or None once the stream has stopped."""
+        while not self.stopped.is_set():
+            try:
+                return source.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
 
     def _put(self, target: queue.Queue[Any], item: Any) -> bool:
         """Put unless the consumer has stopped; False when it has."""
@@ -253,35 +291,65 @@ class StageStream:
         return handle.submit(arrays, self._dedupe.get(call.result_column))
 
     def _read_error(self, exc: BaseException) -> BaseException:
-        if not isinstance(exc, duckdb.ConversionException):
+        if not is_conversion_error(exc):
             return exc
-        detail = self._find_bad_argument()
-        return InferenceError(
-            f"{self.node.name!r}: a value passed to {self._names()} cannot be cast to the "
-            f"model's input type{detail}: {str(exc).splitlines()[0]}",
-            path=self.node.node.rel_path,
-            hint="clean or filter the column, or cast it yourself (TRY_CAST gives NULL)",
-        )
+        return cast_error(self.read_cursor, self.node, self.stage, exc)
 
-    def _find_bad_argument(self) -> str:
-        cursor = self.read_cursor.cursor()
-        try:
-            for call in self.stage.calls:
-                for position, (column, target) in enumerate(
-                        zip(call.arg_columns, call.fn.arg_types())):
-                    row = cursor.execute(
-                        f'SELECT count(*), any_value("{column}"::VARCHAR) FROM ({self.stage.probe_sql}) '
-                        f'WHERE "{column}" IS NOT NULL AND TRY_CAST("{column}" AS {target}) IS NULL'
-                    ).fetchall()[0]
-                    if row and row[0]:
-                        return (f" (argument {position + 1} of {call.fn.name}(): {row[0]} rows, "
-                                f"e.g. {row[1]!r}, are not {target})")
-        except duckdb.Error:
-            return ""
-        finally:
-            cursor.close()
-        return ""
 
+def is_conversion_error(exc: BaseException) -> bool:
+    """A value DuckDB could not cast: raised as such by a query, or wrapped by
+    Arrow (OSError) when found mid-stream by the batch reader."""
+    if isinstance(exc, duckdb.ConversionException):
+        return True
+    return isinstance(exc, (OSError, pa.ArrowException)) and "Conversion Error" in str(exc)
+
+
+def cast_error(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, stage: Stage,
+               exc: BaseException) -> InferenceError:
+    """One message for a value that cannot be cast to a model's input type, whether
+    the first batch or the millionth meets it: the argument, the function, how
+    many rows, an example value, and what to do."""
+    found = bad_argument(cursor, stage)
+    names = ", ".join(f"{c.fn.name}()" for c in stage.calls)
+    if found is None:
+        reason = str(exc).splitlines()[0].removeprefix("Conversion Error: ")
+        message = (f"{node.name!r}: a value passed to {names} cannot be cast to the model's "
+                   f"input type: {reason}")
+    else:
+        position, call, target, count, example = found
+        message = (f"{node.name!r}: argument {position} of {call.fn.name}() cannot be cast to "
+                   f"{target}: {count:,} row{'s' if count != 1 else ''}, e.g. {example!r}")
+    return InferenceError(message, path=node.node.rel_path, line=_call_line(node, stage),
+                          hint="clean or filter the column, or cast it yourself "
+                          "(TRY_CAST gives NULL, which is not scored)")
+
+
+def _call_line(node: CompiledNode, stage: Stage) -> int | None:
+    names = {c.fn.name for c in stage.calls}
+    return next((c["line"] for c in node.extra.get("ml_calls", []) if c["function"] in names),
+                None)
+
+
+def bad_argument(cursor: duckdb.DuckDBPyConnection,
+                 stage: Stage) -> tuple[int, StageCall, str, int, str] | None:
+    """(argument number, call, target type, rows, an example) of the first argument
+    holding values that do not cast, found with DuckDB's TRY_CAST."""
+    probe = cursor.cursor()
+    try:
+        for call in stage.calls:
+            for position, (column, target) in enumerate(
+                    zip(call.arg_columns, call.fn.arg_types()), start=1):
+                count, example = probe.execute(
+                    f'SELECT count(*), any_value("{column}"::VARCHAR) FROM ({stage.probe_sql}) '
+                    f'WHERE "{column}" IS NOT NULL AND TRY_CAST("{column}" AS {target}) IS NULL'
+                ).fetchall()[0]
+                if count:
+                    return position, call, target, int(count), example
+    except duckdb.Error:
+        return None
+    finally:
+        probe.close()
+    return None
 
 
 def function_stats(fn: Any, handle: Any) -> FunctionStats:

@@ -29,7 +29,7 @@ import onnxruntime as ort
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from predsql.errors import ExecutionError
+from predsql.errors import DeviceError, ExecutionError
 from predsql.ml import load_errors
 from predsql.ml.arrays import (
     Feed,
@@ -41,12 +41,15 @@ from predsql.ml.arrays import (
     result_array,
     valid_rows,
 )
+from predsql.ml.devices import auto_fallback_note, probe_cuda
 from predsql.ml.model_info import session_options
+from predsql.ml.ort_errors import inference_failure
 from predsql.ml.specs import MlFunction
 
 CPU_BATCH = 2048
 CUDA_BATCH = 65536
 DEDUPE_RATIO = 0.5  # deduplicate when distinct tuples are at most this share of the rows
+TASKS_PER_WORKER = 4
 
 __all__ = ["BatchMapper", "FunctionRuntime", "MappedBatch", "RuntimePool", "StackedColumns",
            "create_runtime", "map_batch"]
@@ -59,38 +62,23 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-_CUDA_LOCK = threading.Lock()
-_cuda_usable: bool | None = None
-
-
 def _options(fn: MlFunction, threads: int) -> ort.SessionOptions:
-    return session_options(threads, fn.custom_ops,
-                           fn.model_path.parent if fn.external_data else None)
+    options = session_options(threads, fn.custom_ops,
+                              fn.model_path.parent if fn.external_data else None)
+    options.log_severity_level = 4  # predsql reports onnxruntime's errors itself
+    return options
 
 
 def _cuda_session(fn: MlFunction, model_bytes: bytes | None = None) -> ort.InferenceSession | None:
-    """A CUDA session, or None when onnxruntime cannot create one here."""
-    global _cuda_usable
-    if "CUDAExecutionProvider" not in ort.get_available_providers() or _cuda_usable is False:
+    """A CUDA session, or None when onnxruntime cannot create one here (devices.py
+    probes once and keeps onnxruntime's reason)."""
+    if not probe_cuda().usable:
         return None
     if model_bytes is None:
         model_bytes = fn.load_model_bytes()
-    with _CUDA_LOCK:
-        ort.set_default_logger_severity(4)  # a failed CUDA probe would print library errors
-        try:
-            session = ort.InferenceSession(
-                model_bytes, _options(fn, 1),
-                providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
-            )
-        except Exception:  # the CUDA libraries are missing or no GPU is present
-            session = None
-        finally:
-            ort.set_default_logger_severity(3)
-    if session is None or session.get_providers()[0] != "CUDAExecutionProvider":
-        _cuda_usable = False
-        return None
-    _cuda_usable = True
-    return session
+    session = ort.InferenceSession(model_bytes, _options(fn, 1),
+                                   providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    return session if session.get_providers()[0] == "CUDAExecutionProvider" else None
 
 
 def _cpu_session(fn: MlFunction, model_bytes: bytes) -> ort.InferenceSession:
@@ -141,16 +129,26 @@ class FunctionRuntime:
         if n == 0:
             raise ValueError("predict() needs at least one row")
         starts = list(range(0, n, self.batch_size))
+
+        def run_all(group: list[int]) -> list[list[np.ndarray]]:
+            return [self._run(feeds, s, min(s + self.batch_size, n)) for s in group]
+
         if self.pool is None or len(starts) == 1:
-            parts = [self._run(feeds, s, min(s + self.batch_size, n)) for s in starts]
+            parts = run_all(starts)
         else:
-            parts = list(self.pool.map(
-                lambda s: self._run(feeds, s, min(s + self.batch_size, n)), starts))
+            # a few tasks per worker (not one per sub-batch): balanced, and an
+            # interrupt is not held up by thousands of queued tiny tasks
+            size = -(-len(starts) // (self.workers * TASKS_PER_WORKER))
+            groups = [starts[i:i + size] for i in range(0, len(starts), size)]
+            parts = [part for done in self.pool.map(run_all, groups) for part in done]
         if len(parts) == 1:
             return parts[0]
         return [np.concatenate([p[i] for p in parts], axis=0) for i in range(len(parts[0]))]
 
     def _run(self, feeds: list[Feed], start: int, stop: int) -> list[np.ndarray]:
+        if self.run_options.terminate:  # interrupted: skip the sub-batches still queued
+            raise ExecutionError(f"{self.fn.name}: inference stopped (interrupted)",
+                                 path=self.fn.yml_path)
         inputs = {
             spec.name: feed.rows(start, stop) if isinstance(feed, StackedColumns)
             else feed[start:stop]
@@ -162,7 +160,14 @@ class FunctionRuntime:
             inputs = {k: np.concatenate([v, np.repeat(v[-1:], fixed - rows, axis=0)])
                       for k, v in inputs.items()}
         fetches = self.fn.fetches
-        raw = self.session.run(list(fetches), inputs, self.run_options)
+        try:
+            raw = self.session.run(list(fetches), inputs, self.run_options)
+        except Exception as exc:  # onnxruntime's own errors: explained, never raw
+            if self.run_options.terminate:
+                raise ExecutionError(f"{self.fn.name}: inference stopped (interrupted)",
+                                     path=self.fn.yml_path) from exc
+            raise inference_failure(self.fn, exc, len(next(iter(inputs.values()))),
+                                    self.provider) from exc
         tensors = {name: np.asarray(value) for name, value in zip(fetches, raw)}
         return [self._select(tensors[out.tensor], out, rows) for out in self.fn.outputs]
 
@@ -185,7 +190,7 @@ class FunctionRuntime:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=False)
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _predict(runtime: Any, feeds: list[Feed]) -> tuple[list[np.ndarray], int]:
@@ -253,13 +258,7 @@ def create_runtime(fn: MlFunction, device_override: str | None = None,
             return FunctionRuntime(fn, session, "CUDAExecutionProvider",
                                    batch or fn.batch_size or CUDA_BATCH, 1, None)
         if device == "cuda":
-            raise ExecutionError(
-                f"function {fn.name!r} asks for device: cuda, but onnxruntime cannot create a "
-                f"CUDA session here (available providers: {', '.join(ort.get_available_providers())})",
-                path=fn.yml_path,
-                hint="install onnxruntime-gpu with the `cuda` extra on a machine with an NVIDIA "
-                "GPU, or use device: auto / cpu",
-            )
+            raise cuda_unusable(fn, device_override == "cuda")
     workers = int(fn.threads or available_cores())
     session = _cpu_session(fn, data)
     if fn.text is not None:
@@ -267,6 +266,21 @@ def create_runtime(fn: MlFunction, device_override: str | None = None,
     pool = ThreadPoolExecutor(workers, thread_name_prefix=f"ort-{fn.name}") if workers > 1 else None
     return FunctionRuntime(fn, session, "CPUExecutionProvider", batch or fn.batch_size or CPU_BATCH,
                            workers, pool)
+
+
+def cuda_unusable(fn: MlFunction | None, from_flag: bool) -> DeviceError:
+    """`device: cuda` (or `--device cuda`) where CUDA cannot be used: blame what asked,
+    and give onnxruntime's own reason."""
+    reason = probe_cuda().reason
+    hint = ("install the GPU runtime (`pip install 'predsql[cuda]'`) on a machine with an "
+            "NVIDIA GPU and check `predsql debug`")
+    if from_flag or fn is None:
+        return DeviceError(
+            f"--device cuda was given, but onnxruntime cannot use CUDA here: {reason}",
+            hint=f"{hint}, or leave out --device (device: auto uses CUDA when it can)")
+    return DeviceError(
+        f"function {fn.name!r} asks for device: cuda, but onnxruntime cannot use CUDA here: "
+        f"{reason}", path=fn.yml_path, hint=f"{hint}, or set device: auto or cpu")
 
 
 def _text(fn: MlFunction, session: ort.InferenceSession, provider: str, workers: int) -> Any:
@@ -318,6 +332,7 @@ class RuntimePool:
         self.console = console
         self._runtimes: dict[str, FunctionRuntime] = {}
         self._lock = threading.Lock()
+        self._fallback_noted = False
         self._cache_locks: dict[str, threading.Lock] = {}
 
     def cache_lock(self, name: str) -> threading.Lock:
@@ -330,8 +345,19 @@ class RuntimePool:
         with self._lock:
             if name not in self._runtimes:
                 fn = self.registry.functions[name]
-                self._runtimes[name] = create_runtime(fn, self.device)
+                runtime = create_runtime(fn, self.device)
+                self._runtimes[name] = runtime
+                if (self.device or fn.device) == "auto" and not runtime.provider.startswith(
+                        "CUDA"):
+                    self._note_fallback()
             return self._runtimes[name]
+
+    def _note_fallback(self) -> None:
+        """Say once per run why `device: auto` runs on the CPU."""
+        if self._fallback_noted or self.console is None:
+            return
+        self._fallback_noted = True
+        self.console.info(auto_fallback_note(probe_cuda()))
 
     def terminate(self) -> None:
         with self._lock:
