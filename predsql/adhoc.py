@@ -28,7 +28,6 @@ from predsql.explain import closest_name
 from predsql.ml.analysis import analyze_node, duckdb_builtin_names
 from predsql.ml.executor import MlRows
 from predsql.ml.registry import Registry
-from predsql.ml.runtime import RuntimePool
 from predsql.nodes import Node
 from predsql.rendering import Renderer
 
@@ -107,7 +106,7 @@ def limited_sql(sql: str, limit: int) -> str:
 
 
 def preview_inline(con: duckdb.DuckDBPyConnection, node: CompiledNode, registry: Registry,
-                   runtimes: RuntimePool | None, console: Any,
+                   runtimes: Any, console: Any,
                    limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """(columns, first rows) of the inline query; ML calls run through onnxruntime."""
     limited = replace(node, compiled_sql=limited_sql(node.compiled_sql, limit))

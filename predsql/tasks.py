@@ -29,7 +29,7 @@ from predsql.ml.analysis import attach_ml_calls
 from predsql.ml.devices import probe_cuda
 from predsql.ml.executor import MlRows, check_ml_types
 from predsql.ml.registry import Registry, load_registry
-from predsql.ml.runtime import RuntimePool, cuda_unusable
+from predsql.ml.runtime import cuda_unusable
 from predsql.project import Project, find_project_file, load_project
 from predsql.runner import NodeResult, run_nodes, skipped_result
 from predsql.selection import select
@@ -347,9 +347,7 @@ def _prepare_and_run(options: Options, console: Console, command: str, interrupt
             cache.prepare(con, session.registry, [session.compiled.nodes[u] for u in order])
         with interrupt.graceful("running"):
             interrupt.check()
-            runtimes = Executors(session.registry, executor_config(
-                project.target.executor, project.target.profile_file, session.options.executor),
-                session.options.device, session.console)
+            runtimes = _executors(session)
             runtimes.prepare({call["function"] for uid in order  # Ray actors start meanwhile
                               for call in session.compiled.nodes[uid].extra.get("ml_calls") or []})
             kit = TestKit(session.compiled, runtimes, session.console)
@@ -369,6 +367,13 @@ def _prepare_and_run(options: Options, console: Console, command: str, interrupt
     finally:
         with interrupt.graceful(interrupt.phase):
             con.close()
+
+
+def _executors(session: Session) -> Executors:
+    target = session.project.target
+    return Executors(session.registry, executor_config(
+        target.executor, target.profile_file, session.options.executor),
+        session.options.device, session.console)
 
 
 def _prune_cache_if_large(session: Session, con: duckdb.DuckDBPyConnection) -> None:
@@ -557,8 +562,7 @@ def show_inline(session: Session, sql: str, limit: int) -> list[tuple[Any, ...]]
     exists = target.path != ":memory:" and Path(target.path).exists()
     con = database.connect(target, read_only=exists and not scores,
                            lock_timeout=session.options.lock_timeout)
-    runtimes = RuntimePool(session.registry, session.options.device, session.console) \
-        if scores else None
+    runtimes = _executors(session) if scores else None
     try:
         columns, rows = preview_inline(con, node, session.registry, runtimes,
                                        session.console, limit)
