@@ -369,6 +369,20 @@ def _prepare_and_run(options: Options, console: Console, command: str, interrupt
             con.close()
 
 
+def _local_functions(session: Session, order: list[str]) -> set[str]:
+    """The ML functions the selected nodes call that run in this process (not on Ray)."""
+    target = session.project.target
+    config = executor_config(target.executor, target.profile_file, session.options.executor)
+    called = {name for uid in order
+              for name in session.compiled.nodes[uid].extra.get("ml_functions") or {}}
+    local = set()
+    for name in called & set(session.registry.functions):
+        fn = session.registry.functions[name]
+        if config.for_function(fn.config.get("executor"), fn.yml_path, fn.name).kind == "local":
+            local.add(name)
+    return local
+
+
 def _executors(session: Session) -> Executors:
     target = session.project.target
     return Executors(session.registry, executor_config(
@@ -390,8 +404,7 @@ def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
                           order: list[str]) -> None:
     """ML argument types of every selected model whose inputs exist, and the device
     --device asks for, before any data moves."""
-    if session.options.device == "cuda" and any(
-            session.compiled.nodes[uid].extra.get("ml_calls") for uid in order):
+    if session.options.device == "cuda" and _local_functions(session, order):
         if not probe_cuda().usable:
             raise cuda_unusable(None, from_flag=True)
     cursor = con.cursor()
