@@ -108,6 +108,12 @@ def _failure_code(exc: BaseException, invocation: Invocation, console: Console,
     raise exc
 
 
+def stops_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a command that handles a signal recorded before it began (execute_command)."""
+    func.stops_cleanly = True  # type: ignore[attr-defined]
+    return func
+
+
 def current_invocation() -> Invocation:
     """The invocation the entry point or the API passed as click's `obj` (or a new one)."""
     context = click.get_current_context(silent=True)
@@ -158,16 +164,61 @@ def _execute_command(command: str) -> Callable[..., int]:
         return execute_command(_apply(options, **kwargs), console, command,
                                current_invocation().interrupt)
 
-    run.stops_cleanly = True  # type: ignore[attr-defined]  # checks the interrupt itself
-    return run
+    return stops_cleanly(run)
+
+
+def dry_run(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--dry-run", is_flag=True,
+                        help="Compile and check, then print the rows each ML function would "
+                        "score and the estimated time; run nothing.")(func)
 
 
 for _name, _help in (("run", "Build the selected models in dependency order."),
                      ("seed", "Load seeds/*.csv into tables."),
                      ("build", "Seeds, models and tests in DAG order."),
                      ("test", "Run data and unit tests; exit 1 on failure.")):
-    main.command(_name, help=_help, context_settings=CONTEXT)(
-        selection(execution(common(_execute_command(_name)))))
+    _command = selection(execution(common(_execute_command(_name))))
+    if _name in ("run", "build"):
+        _command = dry_run(_command)
+    main.command(_name, help=_help, context_settings=CONTEXT)(_command)
+
+
+@main.command("retry", context_settings=CONTEXT)
+@click.option("--threads", type=int, default=None, help="Nodes run at once.")
+@click.option("--lock-timeout", type=float, default=None,
+              help="Seconds to wait for a database held by another run.")
+@common
+@stops_cleanly
+def retry_cmd(options: Options, console: Console, threads: int | None,
+              lock_timeout: float | None) -> Any:
+    """Run again the nodes that errored, failed or were skipped in the last run
+    (target/run_results.json), with the same command and flags."""
+    from predsql.retry import apply_args, read_last_run
+    from predsql.tasks import execute_command, load
+
+    last = read_last_run(load(options).target_dir)
+    explicit = {name for name, value in (("vars", options.vars), ("target", options.target),
+                                         ("profiles_dir", options.profiles_dir),
+                                         ("threads", threads), ("lock_timeout", lock_timeout))
+                if value}
+    options = apply_args(options, last.args, explicit)
+    if threads is not None:
+        options.threads = threads
+    if lock_timeout is not None:
+        options.lock_timeout = lock_timeout
+    if not last.whole:
+        if not last.retry:
+            console.info("Nothing to retry: every node of the last run succeeded.")
+            return 0
+        options.only = last.retry
+    console.info(f"Retrying `predsql {last.command}`: "
+                 + ("the whole run (it was interrupted before it started)" if last.whole
+                    else f"{len(last.retry):,} node{'s' if len(last.retry) != 1 else ''} "
+                    "that errored, failed or were skipped"))
+    return execute_command(options, console, last.command, current_invocation().interrupt)
+
+
+
 
 
 @main.command("compile", context_settings=CONTEXT)
@@ -403,4 +454,3 @@ def init_cmd(directory: str) -> None:
         console.error(exc.format())
         sys.exit(exc.exit_code)
     console.info(f"Created a predsql project in {created}. Next: cd {directory} && predsql build")
-

@@ -171,7 +171,7 @@ def progress(node: Any, functions: Iterable[str], rows_done: int, rows_total: in
     names = ", ".join(f"{f}()" for f in functions)
     of = f" of {rows_total:,} ({100 * rows_done / rows_total:.0f}%)" if rows_total else ""
     text = f"{node.name}: {names}: {rows_done:,}{of} rows, {rate:,.0f} rows/s"
-    text += f", ETA {_duration(eta)}" if eta is not None else f", {_duration(elapsed)} elapsed"
+    text += f", ETA {duration(eta)}" if eta is not None else f", {duration(elapsed)} elapsed"
     return Event("progress", "info", text,
                  {"node": node.unique_id, "name": node.name, "functions": list(functions),
                   "rows_done": rows_done, "rows_total": rows_total,
@@ -179,7 +179,7 @@ def progress(node: Any, functions: Iterable[str], rows_done: int, rows_total: in
                   "eta_seconds": None if eta is None else round(eta, 1)}, stamped=True)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     if seconds < 60:
         return f"{seconds}s"
@@ -191,7 +191,7 @@ def _duration(seconds: float) -> str:
 
 
 def _took(seconds: float) -> str:
-    return f"{seconds:.2f}s" if seconds < 60 else f"{_duration(seconds)} ({seconds:.2f}s)"
+    return f"{seconds:.2f}s" if seconds < 60 else f"{duration(seconds)} ({seconds:.2f}s)"
 
 
 def run_finished(results: list[Any], elapsed: float, interrupted: str = "") -> list[Event]:

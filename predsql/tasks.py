@@ -59,6 +59,8 @@ class Options:
     lock_timeout: float = 0.0
     state: Path | None = None
     which: str = "compile"
+    only: tuple[str, ...] | None = None  # `retry`: exactly these unique ids
+    dry_run: bool = False
 
 
 @dataclass
@@ -146,9 +148,13 @@ def selected(session: Session, command: str) -> list[str]:
     kinds = RUNNABLE.get(command, ("model", "seed", "test"))
     methods = {**test_selector_methods(session.compiled),
                "state": state_selector(session.options.state)}
-    chosen = select(session.compiled, session.options.select, session.options.exclude, methods)
-    if "test" in kinds and command != "compile":
-        chosen = _with_tests_of(session.compiled, chosen)
+    if session.options.only is not None:  # `retry`: the nodes the last run did not finish
+        chosen = set(session.options.only) & set(session.compiled.nodes)
+    else:
+        chosen = select(session.compiled, session.options.select, session.options.exclude,
+                        methods)
+        if "test" in kinds and command != "compile":
+            chosen = _with_tests_of(session.compiled, chosen)
     order = session.compiled.graph.ordered(chosen)
     return [
         uid for uid in order
@@ -274,6 +280,8 @@ def execute_command(options: Options, console: Console, command: str,
     tables, run the selected nodes, write artifacts. A signal at any phase stops
     cleanly (see interrupts.py): exit 2, run_results.json written."""
     interrupt = interrupt or Interrupt()
+    if options.dry_run:
+        return dry_run_command(options, console, command)
     state = _RunState()
     try:
         _prepare_and_run(options, console, command, interrupt, state)
@@ -292,7 +300,8 @@ def execute_command(options: Options, console: Console, command: str,
         target_dir = state.project.target_dir if state.project else (
             _target_dir_unloaded(options) if signal_name else None)
         if target_dir is not None and (state.results is not None or signal_name):
-            write_run_results(target_dir, results, elapsed, run_args(options, command))
+            write_run_results(target_dir, results, elapsed,
+                              {**run_args(options, command), "interrupted": signal_name or None})
         _summary(console, results, elapsed)
         outcome = CommandResult(command, _exit_code(results, signal_name), results, elapsed,
                                 signal_name)
@@ -591,3 +600,56 @@ def show_inline(session: Session, sql: str, limit: int) -> list[tuple[Any, ...]]
             runtimes.close()
         con.close()
     return [tuple(columns), *rows]
+
+
+def dry_run_command(options: Options, console: Console, command: str) -> CommandResult:
+    """`run --dry-run`: compile and check as a run would, then estimate the ML work."""
+    from predsql.dryrun import about, as_fields, describe, estimate_node, last_rates
+
+    started = time.time()
+    project = load(options)
+    target = project.target
+    exists = target.path != ":memory:" and Path(target.path).exists()
+    con = database.connect(target, read_only=exists, lock_timeout=options.lock_timeout) \
+        if exists else None
+    try:
+        options.which = command
+        tables = database.RelationCatalog(con).tables() if con is not None else frozenset()
+        session = open_session(options, console, project, tables, con)
+        order = selected(session, command)
+        write_compiled_sql(session.compiled)
+        write_manifest(session.compiled, {"functions": session.registry.manifest_entries()})
+        if con is not None:
+            _check_before_running(session, con, order)
+        rates = last_rates(project.target_dir)
+        estimates = []
+        cursor = con.cursor() if con is not None else None
+        try:
+            for uid in order:
+                node = session.compiled.nodes[uid]
+                if cursor is not None:
+                    estimates += estimate_node(cursor, node, session.registry, rates,
+                                               use_cache=not options.no_cache)
+                elif node.extra.get("ml_calls"):
+                    console.info(f"{node.name}: rows unknown (the database does not exist yet)")
+        finally:
+            if cursor is not None:
+                cursor.close()
+    finally:
+        if con is not None:
+            con.close()
+    models = sum(1 for uid in order if session.compiled.nodes[uid].resource_type == "model")
+    console.info(f"Dry run of `predsql {command}`: {events.plural(len(order), 'node')} "
+                 f"selected, {events.plural(models, 'model')}; nothing was written")
+    for estimate in estimates:
+        console.emit(events.Event("dry_run_estimate", "info", describe(estimate),
+                                  as_fields(estimate), indented=True))
+    known = [e.seconds for e in estimates if e.seconds is not None]
+    total_rows = sum(e.sent or 0 for e in estimates)
+    console.emit(events.Event(
+        "dry_run_summary", "info",
+        f"Would send {total_rows:,} rows to ML models"
+        + (f", {about(sum(known))} of inference" if known else ""),
+        {"rows_sent": total_rows, "estimated_seconds": round(sum(known), 1) if known else None,
+         "nodes": len(order)}, summary=True))
+    return CommandResult(command, 0, [], time.time() - started)

@@ -202,6 +202,22 @@ def serve(stage: Stage, filled: list[Filled]) -> Stage:
     return replace(stage, input_sql=sql, passthrough=passthrough, calls=remaining)
 
 
+def pending(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall) -> tuple[int, int]:
+    """For `run --dry-run`: (rows whose arguments the cache lacks, distinct such
+    argument tuples: what the model would be sent), counted by DuckDB."""
+    fn = call.fn
+    present = _not_null("__k", call.arg_columns)
+    keys = ", ".join(f"__k.{quote(c)}" for c in call.arg_columns)
+    missing = f"({stage.input_sql}) AS __k"
+    if fn.name in cache_tables(cursor):
+        missing += (f" LEFT JOIN {_current(fn)} AS __c ON __c.h = "
+                    f"{_hash('__k', call.arg_columns)}")
+        present += f" AND (__c.h IS NULL OR NOT ({_same_args('__c', '__k', call)}))"
+    rows, tuples = cursor.execute(
+        f"SELECT count(*), count(DISTINCT ({keys})) FROM {missing} WHERE {present}").fetchall()[0]
+    return int(rows), int(tuples)
+
+
 # -- maintenance ----------------------------------------------------------------
 
 def cache_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
