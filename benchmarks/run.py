@@ -1,10 +1,21 @@
-"""predsql's benchmark: throughput and peak memory against onnxruntime alone and the usual
-alternatives, plus the fixed cost of compiling and running large projects.
+"""predsql's benchmark: marginal throughput against onnxruntime alone and the usual
+alternatives, fixed cost, cached and incremental re-runs, and peak memory.
 
-    python benchmarks/run.py --rows 1000000 [--device cpu|cuda] [--repeats 1]
+    python benchmarks/run.py [--rows 1000000,4000000] [--repeats 2] [--device cpu|cuda]
 
-Every measurement runs in its own process (peak RSS from wait4); approaches are
-interleaved. Results print as a table and are written as JSON (--out).
+Every measurement runs in its own process (peak RSS and CPU seconds from wait4);
+approaches and sizes are interleaved within each repeat, and the best of the repeats
+is kept per (model, approach, size). Throughput is the *marginal* rate between the
+smallest and the largest size, (rows_large - rows_small) / (t_large - t_small), so
+that interpreter start, imports, project loading and session creation do not count
+as per-row cost; the fixed cost is reported separately (the intercept, and a direct
+measurement against `python -c "import duckdb, onnxruntime"`).
+
+Two clocks: wall seconds, and CPU seconds of every thread of the process. On a
+machine shared with other work, wall time depends on what else runs; CPU seconds
+measure the work each approach does and are the load-robust ratio. For `limit`
+(onnxruntime alone) both clocks cover the inference section only (its set-up reads
+the table, which scales with the rows); for the others, the whole process.
 """
 
 from __future__ import annotations
@@ -13,12 +24,17 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import checks  # noqa: E402
+from measure import measure  # noqa: E402
+
 APPROACHES = ("limit", "predsql", "udf", "pandas")
 FEATURES = [f"f{i}" for i in range(16)]
 
@@ -40,15 +56,26 @@ def build_models(functions: Path) -> None:
         (functions / f"{name}.onnx").write_bytes(to_onnx(model, x[:1]).SerializeToString())
 
 
-def build_project(work: Path, rows: int, device: str, memory_limit: str) -> Path:
+def build_project(work: Path, rows: int, device: str, memory_limit: str,
+                  models_from: Path | None = None) -> Path:
+    """The bench project: target `dev` sets DuckDB's memory_limit, target `nolimit` sets
+    none (predsql's default applies). Models: score_<m> (plain), cached_<m> (cache: true),
+    incr_<m> (incremental on the version column v)."""
     project = work / "bench"
     (project / "models").mkdir(parents=True, exist_ok=True)
     (project / "predsql_project.yml").write_text("name: bench\n")
     (project / "profiles.yml").write_text(
         "bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
-        f"      path: bench.duckdb\n      settings: {{memory_limit: '{memory_limit}'}}\n")
-    build_models(project / "functions")
-    (project / "functions" / "functions.yml").write_text(
+        f"      path: bench.duckdb\n      settings: {{memory_limit: '{memory_limit}'}}\n"
+        "    nolimit:\n      type: duckdb\n      path: bench.duckdb\n")
+    functions = project / "functions"
+    if models_from is not None:
+        functions.mkdir(parents=True, exist_ok=True)
+        for name in ("mlp", "gbt"):
+            shutil.copyfile(models_from / f"{name}.onnx", functions / f"{name}.onnx")
+    else:
+        build_models(functions)
+    (functions / "functions.yml").write_text(
         "functions:\n" + "".join(
             f"  - name: {name}\n    model: {name}.onnx\n    device: {device}\n"
             f"  - name: {name}_cached\n    model: {name}.onnx\n    device: {device}\n"
@@ -56,10 +83,15 @@ def build_project(work: Path, rows: int, device: str, memory_limit: str) -> Path
             for name in ("mlp", "gbt")))
     args = ", ".join(FEATURES)
     for name in ("mlp", "gbt"):
-        (project / "models" / f"score_{name}.sql").write_text(
+        models = project / "models"
+        (models / f"score_{name}.sql").write_text(
             f"select id, {name}({args}) as score from features\n")
-        (project / "models" / f"cached_{name}.sql").write_text(
+        (models / f"cached_{name}.sql").write_text(
             f"select id, {name}_cached({args}) as score from features\n")
+        (models / f"incr_{name}.sql").write_text(
+            "{{ config(materialized='incremental', unique_key='id') }}\n"
+            f"select id, v, {name}({args}) as score from features\n"
+            "{% if is_incremental() %} where v > (select max(v) from {{ this }}) {% endif %}\n")
     import duckdb
 
     db = project / "bench.duckdb"
@@ -67,178 +99,162 @@ def build_project(work: Path, rows: int, device: str, memory_limit: str) -> Path
         db.unlink()
     with duckdb.connect(str(db)) as con:
         columns = ", ".join(f"random() as {f}" for f in FEATURES)
-        con.execute(f"create table features as select range as id, {columns} from range({rows})")
+        con.execute(f"create table features as select range as id, {columns}, 0 as v "
+                    f"from range({rows})")
     return project
 
 
-def measure(approach: str, model: str, work: Path, device: str, memory_limit: str,
-            node: str = "score") -> dict:
-    if approach == "predsql":  # predsql itself is the measured process
-        command = [sys.executable, "-m", "predsql", "run", "-s", f"{node}_{model}", "--quiet",
-                   "--device", device, "--project-dir", str(work / "bench")]
-    else:
-        command = [sys.executable, str(HERE / "approaches.py"), approach, model, str(work),
-                   device, memory_limit]
-    began = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    wall = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{approach}/{model} failed:\n{out}\n{err}")
-    if approach == "predsql":
-        entry = json.loads((work / "bench/target/run_results.json").read_text())["results"][0]
-        stats = next(iter(entry["predsql"]["ml_functions"].values()))
-        result = {"seconds": entry["execution_time"],
-                  "rows": entry["adapter_response"]["rows_affected"],
-                  "provider": stats["provider"], "rows_inferred": stats["rows_inferred"],
-                  "rows_from_cache": stats["rows_from_cache"],
-                  "detail": f"model build time; whole process {wall:.2f}s"}
-    else:
-        result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    result["rows_per_second"] = result["rows"] / result["seconds"]
-    return result
+def basis(approach: str) -> tuple[str, str]:
+    """Which clocks the marginal rate uses (see the module's docstring)."""
+    if approach == "limit":
+        return "seconds", "cpu_seconds"
+    return "process_seconds", "process_cpu_seconds"
 
 
-def fixed_cost(work: Path, sizes: list[int]) -> list[dict]:
-    """`predsql compile` and a no-op `predsql run` on generated chains of models."""
-    results = []
-    for size in sizes:
-        project = work / f"gen{size}"
-        (project / "models").mkdir(parents=True, exist_ok=True)
-        (project / "predsql_project.yml").write_text(
-            "name: gen\nmodels:\n  gen:\n    +materialized: view\n")
-        for i in range(size):
-            parent = (i - 1) // 2  # a binary tree: views nest about log2(size) deep
-            sql = "select 1 as id" if i == 0 else f"select id from {{{{ ref('m{parent}') }}}}"
-            (project / "models" / f"m{i}.sql").write_text(sql)
-        row = {"models": size}
-        for command in ("compile", "run"):
-            began = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "predsql", command, "--quiet",
-                            "--project-dir", str(project)], check=True)
-            row[f"{command}_seconds"] = round(time.perf_counter() - began, 2)
-        results.append(row)
-    return results
+def marginal(runs: dict[int, list[dict]], approach: str) -> dict:
+    sizes = sorted(runs)
+    small, large = sizes[0], sizes[-1]
+    wall_key, cpu_key = basis(approach)
+    out = {}
+    for clock, key in (("wall", wall_key), ("cpu", cpu_key)):
+        t_small = min(r[key] for r in runs[small])
+        t_large = min(r[key] for r in runs[large])
+        delta = t_large - t_small
+        out[f"{clock}_rows_per_second"] = (large - small) / delta if delta > 0 else float("inf")
+        out[f"{clock}_fixed_seconds"] = t_small - small * delta / (large - small)
+    out["peak_rss_mb"] = {n: max(r["peak_rss_mb"] for r in runs[n]) for n in sizes}
+    return out
 
 
-def print_table(rows: int, results: dict[str, dict[str, list[dict]]]) -> None:
-    print(f"\n{rows:,} rows, 16 float features "
-          f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
-    print(f"{'model':6} {'approach':9} {'rows/s':>12} {'ratio':>7} {'peak RSS MB':>12}  detail")
+def summarize(results: dict) -> dict:
+    summary: dict = {}
     for model, per in results.items():
-        limit = best(per["limit"])["rows_per_second"] if per.get("limit") else None
-        for approach, runs in per.items():
-            r = best(runs)
-            ratio = f"{r['rows_per_second'] / limit:.2f}" if limit else "-"
-            print(f"{model:6} {approach:9} {r['rows_per_second']:>12,.0f} {ratio:>7} "
-                  f"{max(x['peak_rss_mb'] for x in runs):>12.0f}  {r.get('detail', '')}")
+        summary[model] = {a: marginal(runs, a) for a, runs in per.items()}
+        for clock in ("wall", "cpu"):
+            key = f"{clock}_rows_per_second"
+            for ref in ("limit", "udf"):
+                if ref not in summary[model]:
+                    continue
+                base = summary[model][ref][key]
+                for row in summary[model].values():
+                    row[f"{clock}_ratio_to_{ref}"] = row[key] / base
+    return summary
 
 
-def best(runs: list[dict]) -> dict:
-    return max(runs, key=lambda r: r["rows_per_second"])
+def print_summary(sizes: list[int], summary: dict) -> None:
+    print(f"\nMarginal throughput between {sizes[0]:,} and {sizes[-1]:,} rows, 16 float "
+          f"features ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
+    print(f"{'model':5} {'approach':8} {'wall rows/s':>12} {'/limit':>7} {'/udf':>6} "
+          f"{'cpu rows/s':>12} {'/limit':>7} {'/udf':>6} {'fixed s':>8} {'RSS MB':>8}")
+    for model, per in summary.items():
+        for approach, row in per.items():
+            print(f"{model:5} {approach:8} {row['wall_rows_per_second']:>12,.0f} "
+                  f"{row.get('wall_ratio_to_limit', 0):>7.2f} {row.get('wall_ratio_to_udf', 0):>6.2f} "
+                  f"{row['cpu_rows_per_second']:>12,.0f} {row.get('cpu_ratio_to_limit', 0):>7.2f} "
+                  f"{row.get('cpu_ratio_to_udf', 0):>6.2f} {row['wall_fixed_seconds']:>8.2f} "
+                  f"{max(row['peak_rss_mb'].values()):>8.0f}")
+    print("(cpu rows/s: rows per CPU-second of all the process's threads; fixed s: the wall "
+          "intercept of the marginal line)")
 
 
-def setup(work: Path, rows: int, args: argparse.Namespace) -> None:
-    """Build the project in a child: a forked child inherits its parent's peak RSS on
+def setup(work: Path, rows: int, args: argparse.Namespace, models_from: Path | None) -> None:
+    """Build a project in a child: a forked child inherits its parent's peak RSS on
     Linux, so the parent stays small and each measurement is the child's own."""
-    subprocess.run([sys.executable, __file__, "--setup-only", "--rows", str(rows),
-                    "--device", args.device, "--workdir", str(work),
-                    "--memory-limit", args.memory_limit], check=True)
+    command = [sys.executable, __file__, "--setup-only", "--rows", str(rows), "--device",
+               args.device, "--workdir", str(work), "--memory-limit", args.memory_limit]
+    if models_from is not None:
+        command += ["--models-from", str(models_from)]
+    subprocess.run(command, check=True)
 
 
-def scale_check(work: Path, args: argparse.Namespace, models: list[str],
-                results: dict[str, dict[str, list[dict]]]) -> list[dict]:
-    """Peak RSS of `predsql run` at --scale-rows against the main run (flat memory)."""
-    big = work.parent / f"scale{args.scale_rows}"
-    setup(big, args.scale_rows, args)
-    rows = []
-    for model in models:
-        small = max(r["peak_rss_mb"] for r in results[model]["predsql"])
-        large = measure("predsql", model, big, args.device, args.memory_limit)
-        rows.append({"model": model, "rows": args.scale_rows, "rows_per_second":
-                     large["rows_per_second"], "peak_rss_mb": large["peak_rss_mb"],
-                     "ratio_to_main_run": large["peak_rss_mb"] / small})
-        print(f"{model}: {args.scale_rows:,} rows at {large['rows_per_second']:,.0f} rows/s, "
-              f"peak RSS {large['peak_rss_mb']:.0f} MB = {large['peak_rss_mb'] / small:.2f}x "
-              f"the {args.rows:,}-row run")
-    return rows
-
-
-def cache_check(work: Path, args: argparse.Namespace, models: list[str]) -> list[dict]:
-    """A cached re-run after 1% of the rows changed, as a fraction of the full run."""
+def versions() -> dict:
     import duckdb
+    import numpy
+    import onnxruntime
+    import pyarrow
 
-    rows = []
-    for model in models:
-        full = measure("predsql", model, work, args.device, args.memory_limit, "cached")
-        with duckdb.connect(str(work / "bench" / "bench.duckdb")) as con:
-            con.execute(f"update features set f0 = f0 + 1 where id % 100 = {len(rows)}")
-        rerun = measure("predsql", model, work, args.device, args.memory_limit, "cached")
-        fraction = rerun["seconds"] / full["seconds"]
-        rows.append({"model": model, "full_seconds": full["seconds"],
-                     "rerun_seconds": rerun["seconds"], "fraction": fraction,
-                     "rerun_rows_inferred": rerun["rows_inferred"],
-                     "rerun_rows_from_cache": rerun["rows_from_cache"]})
-        print(f"{model}: cached re-run with 1% changed rows took {rerun['seconds']:.2f}s = "
-              f"{fraction:.2f} of the full run ({full['seconds']:.2f}s); "
-              f"{rerun['rows_inferred']:,} rows inferred, {rerun['rows_from_cache']:,} from cache")
-    return rows
+    return {"python": platform.python_version(), "duckdb": duckdb.__version__,
+            "onnxruntime": onnxruntime.__version__, "pyarrow": pyarrow.__version__,
+            "numpy": numpy.__version__}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", default="1000000,4000000",
+                        help="comma-separated sizes; the marginal rate is taken between the "
+                        "smallest and the largest")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", default="mlp,gbt")
     parser.add_argument("--approaches", default=",".join(APPROACHES))
-    parser.add_argument("--fixed-cost", default="100,500,2000",
-                        help="model counts for the compile/no-op run timing ('' to skip)")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="CUDA: the batch onnxruntime alone runs at (predsql's)")
+    parser.add_argument("--fixed-cost-repeats", type=int, default=5,
+                        help="`predsql run` on a 1,000-row project against importing duckdb "
+                        "and onnxruntime (0 to skip)")
+    parser.add_argument("--project-sizes", default="",
+                        help="model counts for the compile / no-op run timing of large "
+                        "generated projects, e.g. 100,500,2000")
     parser.add_argument("--workdir", default=str(HERE / "results" / "work"))
     parser.add_argument("--memory-limit", default="128MB",
-                        help="DuckDB memory_limit for every approach (its buffer pool caches "
-                        "the table otherwise, which is DuckDB's memory, not the executor's)")
+                        help="DuckDB memory_limit of the `dev` target, used by every approach "
+                        "(the `nolimit` target sets none, so predsql's default applies)")
     parser.add_argument("--scale-rows", type=int, default=0,
                         help="also run predsql on this many rows and compare peak RSS")
     parser.add_argument("--no-cache-check", dest="cache_check", action="store_false",
-                        help="skip the cached re-run measurement")
+                        help="skip the cached and incremental re-run measurements")
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--models-from", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
     args = parser.parse_args()
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     if args.setup_only:
-        build_project(work, args.rows, args.device, args.memory_limit)
+        build_project(work, int(args.rows), args.device, args.memory_limit,
+                      Path(args.models_from) if args.models_from else None)
         return
-    # Set up in a child process: a forked child inherits the parent's peak RSS on Linux,
-    # so the parent stays small for the measurements to be the children's own.
-    setup(work, args.rows, args)
+    sizes = sorted(int(s) for s in args.rows.split(","))
+    works = {n: work / f"rows{n}" for n in sizes}
+    first = None
+    for n in sizes:
+        setup(works[n], n, args, first)
+        first = first or works[n] / "bench" / "functions"
     models = args.models.split(",")
     approaches = args.approaches.split(",")
-    results: dict[str, dict[str, list[dict]]] = {m: {a: [] for a in approaches} for m in models}
+    results: dict = {m: {a: {n: [] for n in sizes} for a in approaches} for m in models}
     for _ in range(args.repeats):
-        for model in models:
-            for approach in approaches:
-                results[model][approach].append(
-                    measure(approach, model, work, args.device, args.memory_limit))
-    print_table(args.rows, results)
-    scale = scale_check(work, args, models, results) if args.scale_rows else []
-    cached = cache_check(work, args, models) if args.cache_check else []
-    sizes = [int(s) for s in args.fixed_cost.split(",") if s]
-    fixed = fixed_cost(work, sizes) if sizes else []
-    for row in fixed:
-        print(f"{row['models']:5} models: compile {row['compile_seconds']:.2f}s, "
-              f"no-op run {row['run_seconds']:.2f}s")
+        for n in sizes:
+            for model in models:
+                for approach in approaches:
+                    results[model][approach][n].append(measure(
+                        approach, model, works[n], args.device, args.memory_limit,
+                        batch=args.batch))
+    summary = summarize(results) if len(sizes) > 1 else {}
+    if summary:
+        print_summary(sizes, summary)
+    report: dict = {"sizes": sizes, "device": args.device, "machine": platform.platform(),
+                    "processor": platform.processor(), "cores": os.cpu_count(),
+                    "load_average": os.getloadavg(), "versions": versions(),
+                    "duckdb_memory_limit": args.memory_limit, "results": results,
+                    "summary": summary}
+    small, large = works[sizes[0]], works[sizes[-1]]
+    if args.fixed_cost_repeats:
+        tiny = work / "rows1000"
+        setup(tiny, 1000, args, first)
+        report["fixed_cost"] = checks.fixed_cost(tiny, models, args.fixed_cost_repeats,
+                                                 args.device)
+    if args.scale_rows:
+        big = work / f"rows{args.scale_rows}"
+        setup(big, args.scale_rows, args, first)
+        report["scale_check"] = checks.scale_check(small, big, models, args.device)
+    if args.cache_check:
+        report["cache_check"] = checks.cache_check(large, models, args.device)
+    sizes_gen = [int(s) for s in args.project_sizes.split(",") if s]
+    if sizes_gen:
+        report["project_fixed_cost"] = checks.project_fixed_cost(work, sizes_gen)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "rows": args.rows, "device": args.device, "machine": platform.platform(),
-        "cores": os.cpu_count(), "duckdb_memory_limit": args.memory_limit,
-        "results": results, "scale_check": scale, "cache_check": cached,
-        "fixed_cost": fixed}, indent=2))
+    Path(args.out).write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {args.out}")
 
 

@@ -35,7 +35,7 @@ from predsql.runner import NodeResult, run_nodes, skipped_result
 from predsql.selection import select
 from predsql.state import state_selector
 from predsql.testing import TestKit, build_parents, run_test_node, test_selector_methods
-from predsql.vectors.execute import NearestRows, has_nearest
+from predsql.vectors.spec import has_nearest
 
 RUNNABLE = {"run": ("model",), "seed": ("seed",), "build": ("model", "seed", "test"),
             "test": ("test",)}
@@ -542,6 +542,8 @@ def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: Compil
         return SqlRows(node.compiled_sql)
 
     if has_nearest(node):
+        from predsql.vectors.execute import NearestRows  # onnx, pyarrow.compute: only here
+
         return NearestRows(node, rows, session.options.device)
     return rows(node)
 

@@ -18,7 +18,7 @@ from predsql.compiler import CompiledNode, CompiledProject
 from predsql.database import ensure_schema, quote
 from predsql.errors import ProjectError
 from predsql.runner import NodeResult
-from predsql.vectors.execute import has_nearest
+from predsql.vectors.spec import has_nearest
 
 CONDITION_RE = re.compile(r"^\s*(==|!=|>=|<=|>|<|=)\s*(\d+)\s*$")
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from predsql.ml.specs import FLOAT_ELEMS, InputSpec, MlFunction, OutputSpec
 
@@ -46,12 +45,62 @@ class StackedColumns:
 
 Feed = np.ndarray | StackedColumns
 
+# Arrow's fixed-width numbers, read and written through their buffers: zero-copy, and
+# without pyarrow's numpy conversion, which imports pandas (~0.4 s) on first use.
+_FIXED = {str(t): np.dtype(d) for t, d in (
+    (pa.float16(), np.float16), (pa.float32(), np.float32), (pa.float64(), np.float64),
+    (pa.int8(), np.int8), (pa.int16(), np.int16), (pa.int32(), np.int32), (pa.int64(), np.int64),
+    (pa.uint8(), np.uint8), (pa.uint16(), np.uint16), (pa.uint32(), np.uint32),
+    (pa.uint64(), np.uint64))}
+
+
+def _bits(buffer: pa.Buffer, offset: int, length: int) -> np.ndarray:
+    bits = np.unpackbits(np.frombuffer(buffer, np.uint8), bitorder="little")
+    return bits[offset:offset + length].view(np.bool_)
+
+
+def valid_mask(array: pa.Array) -> np.ndarray | None:
+    """True where `array` holds a value; None when it holds no NULL."""
+    if array.null_count == 0:
+        return None
+    return _bits(array.buffers()[0], array.offset, len(array))
+
 
 def to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """NULLs of a float array become NaN (what on_null: nan feeds)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    dtype = _FIXED.get(str(array.type))
+    if len(array) == 0 and dtype is not None:
+        return np.empty(0, dtype)
+    if dtype is not None and (array.null_count == 0 or dtype.kind == "f"):
+        values = np.frombuffer(array.buffers()[1], dtype, len(array),
+                               array.offset * dtype.itemsize)
+        valid = valid_mask(array)
+        if valid is not None:
+            values = np.where(valid, values, np.array(np.nan, dtype))
+        return values
+    if array.type == pa.bool_() and array.null_count == 0 and len(array):
+        return _bits(array.buffers()[1], array.offset, len(array)).copy()
     return array.to_numpy(zero_copy_only=False)
+
+
+def from_numpy(values: np.ndarray, arrow_type: pa.DataType,
+               valid: np.ndarray | None = None) -> pa.Array:
+    """A 1-D array as Arrow (zero-copy for contiguous fixed-width numbers); NULL where
+    `valid` is False."""
+    dtype = _FIXED.get(str(arrow_type))
+    if dtype is None and arrow_type != pa.bool_():
+        return pa.array(values, type=arrow_type, mask=None if valid is None else ~valid)
+    if dtype is None:
+        data = pa.py_buffer(np.packbits(np.asarray(values, np.bool_), bitorder="little"))
+    else:
+        data = pa.py_buffer(np.ascontiguousarray(values, dtype))
+    if valid is None:
+        return pa.Array.from_buffers(arrow_type, len(values), [None, data], null_count=0)
+    nulls = len(valid) - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(arrow_type, len(values), [bitmap, data], null_count=nulls)
 
 
 def _feed(spec: InputSpec, arrays: list[pa.Array]) -> Feed:
@@ -79,7 +128,7 @@ def valid_rows(fn: MlFunction, arrays: list[pa.Array]) -> tuple[np.ndarray | Non
                if a.null_count and not fn.nan_for_null(types[i])]
     if not checked:
         return None, []
-    valid = np.logical_and.reduce([to_numpy(a.is_valid()) for _, a in checked])
+    valid = np.logical_and.reduce([valid_mask(a) for _, a in checked])
     return valid, [i + 1 for i, _ in checked]
 
 
@@ -104,12 +153,11 @@ def to_arrow(result: np.ndarray, valid: np.ndarray | None, rows: int, out: Outpu
         shape = (rows, out.width) if out.width else (rows,)
         full = np.full(shape, None, dtype=object) if dtype is object else np.zeros(shape, dtype)
         full[valid] = result
-    mask = None if valid is None or not with_mask else pa.array(~valid)
     if out.width:
-        flat = pa.array(full.reshape(-1), type=ARROW_TYPES[out.elem])
+        mask = None if valid is None or not with_mask else from_numpy(~valid, pa.bool_())
+        flat = from_numpy(full.reshape(-1), ARROW_TYPES[out.elem])
         return pa.FixedSizeListArray.from_arrays(flat, out.width, mask=mask)
-    return pa.array(full, type=ARROW_TYPES[out.elem],
-                    mask=None if valid is None or not with_mask else ~valid)
+    return from_numpy(full, ARROW_TYPES[out.elem], None if not with_mask else valid)
 
 
 def result_array(fn: MlFunction, results: list[np.ndarray], valid: np.ndarray | None,
@@ -118,7 +166,7 @@ def result_array(fn: MlFunction, results: list[np.ndarray], valid: np.ndarray | 
     if not fn.struct:
         return to_arrow(results[0], valid, rows, fn.outputs[0])
     children = [to_arrow(r, valid, rows, o, with_mask=False) for r, o in zip(results, fn.outputs)]
-    mask = None if valid is None else pa.array(~valid)
+    mask = None if valid is None else from_numpy(~valid, pa.bool_())
     return pa.StructArray.from_arrays(children, fields=list(result_arrow_type(fn)), mask=mask)
 
 
@@ -133,9 +181,25 @@ def count_nan(fn: MlFunction, results: list[np.ndarray]) -> int:
                if o.elem in FLOAT_ELEMS and r.dtype.kind == "f")
 
 
-def distinct_rows(arrays: list[pa.Array]) -> tuple[np.ndarray, np.ndarray] | None:
+def _exceeds(arrays: list[pa.Array], limit: float) -> bool:
+    """Whether some numeric argument alone has more than `limit` distinct values (then
+    so have the tuples). numpy's equality merges at least what Arrow's hashing merges
+    (NaNs, 0.0 and -0.0), so this never says yes where Arrow's count would say no."""
+    for array in arrays:
+        if str(array.type) in _FIXED and len(np.unique(to_numpy(array))) > limit:
+            return True
+    return False
+
+
+def distinct_rows(arrays: list[pa.Array], limit: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
     """(index of the first row of each distinct tuple, inverse), from dictionary codes
-    combined into one int64 key; None when the codes do not fit in one key."""
+    combined into one int64 key; None when the codes do not fit in one key, or when
+    there are more than `limit` distinct tuples (found cheaply when one column shows it)."""
+    if limit is not None and _exceeds(arrays, limit):
+        return None
+    import pyarrow.compute as pc  # ~0.1 s to import: only where rows repeat
+
     key = np.zeros(len(arrays[0]), dtype=np.int64)
     radix = 1
     for array in arrays:
@@ -146,6 +210,8 @@ def distinct_rows(arrays: list[pa.Array]) -> tuple[np.ndarray, np.ndarray] | Non
         radix *= max(size, 1)
         if radix >= 2**62:
             return None
-        key = key * max(size, 1) + encoded.indices.to_numpy(zero_copy_only=False)
+        key = key * max(size, 1) + to_numpy(encoded.indices)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if limit is not None and len(first) > limit:
+        return None
     return first, inverse.reshape(-1)

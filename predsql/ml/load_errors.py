@@ -9,11 +9,14 @@ from __future__ import annotations
 import importlib.util
 import re
 import subprocess
+from typing import TYPE_CHECKING
 
-import onnx
 import onnxruntime as ort
 
 from predsql.ml.onnx_files import DEFAULT_LOCALE, custom_domains, string_normalizer_locales
+
+if TYPE_CHECKING:
+    import onnx
 
 # operator domains provided by a package predsql can load, and by other known sources
 CUSTOM_OP_PACKAGES = {"ai.onnx.contrib": "onnxruntime_extensions"}

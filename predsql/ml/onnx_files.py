@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import onnx
-from google.protobuf.message import DecodeError
+from typing import TYPE_CHECKING
 
 from predsql.errors import RegistryError
 from predsql.ml.specs import ZipMapInfo
+
+# onnx is imported where a model is parsed: runs that only read the signature cache
+# never need it (~0.1 s)
+if TYPE_CHECKING:
+    import onnx
 
 LFS_MAGIC = b"version https://git-lfs"
 DEFAULT_LOCALE = "en_US.UTF-8"  # what onnxruntime's StringNormalizer uses when none is named
@@ -47,6 +50,9 @@ def read_model(root: Path, model_path: Path, yml: Path) -> tuple[bytes, onnx.Mod
             path=yml,
             hint="run `git lfs pull` to fetch the real file",
         )
+    import onnx
+    from google.protobuf.message import DecodeError
+
     try:
         model = onnx.load_from_string(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
@@ -67,6 +73,8 @@ def read_model(root: Path, model_path: Path, yml: Path) -> tuple[bytes, onnx.Mod
 
 def external_files(model: onnx.ModelProto) -> list[str]:
     """The external data files the model's initializers name (relative to the model)."""
+    import onnx
+
     files: list[str] = []
     for tensor in model.graph.initializer:
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
@@ -100,6 +108,8 @@ def string_normalizer_locales(model: onnx.ModelProto) -> list[str]:
 
 
 def set_locale(model: onnx.ModelProto, locale: str) -> None:
+    import onnx
+
     for node in model.graph.node:
         if node.op_type != "StringNormalizer":
             continue
@@ -125,6 +135,8 @@ def session_bytes(data: bytes, zipmaps: tuple[ZipMapInfo, ...], locale: str | No
     """The bytes onnxruntime loads: ZipMap tensors exposed, the locale replaced."""
     if not zipmaps and not locale:
         return data
+    import onnx
+
     model = onnx.load_from_string(data)
     if zipmaps:
         expose_zipmaps(model)
@@ -135,6 +147,8 @@ def session_bytes(data: bytes, zipmaps: tuple[ZipMapInfo, ...], locale: str | No
 
 def expose_zipmaps(model: onnx.ModelProto) -> dict[str, ZipMapInfo]:
     """Make each ZipMap's probability tensor a graph output (so no per-row dicts)."""
+    import onnx
+
     infos: dict[str, ZipMapInfo] = {}
     outputs = {o.name for o in model.graph.output}
     for node in model.graph.node:

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from predsql.errors import DeviceError, ExecutionError
 from predsql.ml import load_errors
@@ -38,6 +37,7 @@ from predsql.ml.arrays import (
     count_nan,
     distinct_rows,
     empty_results,
+    from_numpy,
     result_array,
     valid_rows,
 )
@@ -210,6 +210,8 @@ def map_batch(runtime: Any, arrays: list[pa.Array], dedupe: bool | None = False)
     fn = runtime.fn
     rows = len(arrays[0])
     if fn.on_null == "nan":
+        import pyarrow.compute as pc
+
         arrays = [pc.fill_null(a, float("nan")) if a.null_count and fn.nan_for_null(t) else a
                   for a, t in zip(arrays, fn.arg_types())]
     valid, _ = valid_rows(fn, arrays)
@@ -218,16 +220,18 @@ def map_batch(runtime: Any, arrays: list[pa.Array], dedupe: bool | None = False)
         column = result_array(fn, empty_results(fn), np.zeros(rows, dtype=bool), rows)
         return MappedBatch(column, 0, nulls, 0, 0, 0.0, 0, dedupe)
     if valid is not None:
-        mask = pa.array(valid)
+        mask = from_numpy(valid, pa.bool_())
         arrays = [a.filter(mask) for a in arrays]
     unique = None
     if dedupe is not False:
-        unique = distinct_rows(arrays)
+        limit = DEDUPE_RATIO * (rows - nulls) if dedupe is None else None
+        unique = distinct_rows(arrays, limit)
         if dedupe is None:
             dedupe = unique is not None and len(unique[0]) <= DEDUPE_RATIO * (rows - nulls)
         unique = unique if dedupe else None
     if unique is not None:
-        arrays = [a.take(pa.array(unique[0])) for a in arrays]
+        taken = from_numpy(unique[0].astype(np.int64, copy=False), pa.int64())
+        arrays = [a.take(taken) for a in arrays]
     started = time.perf_counter()
     results, truncated = _predict(runtime, build_feeds(fn, arrays))
     seconds = time.perf_counter() - started

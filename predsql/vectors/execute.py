@@ -25,7 +25,13 @@ from predsql.database import WORK_SCHEMA, ensure_schema, quote
 from predsql.errors import CompileError, ExecutionError
 from predsql.ml.runtime import available_cores
 from predsql.vectors.exact import NO_ITEM, ExactSearch, Exclusions
-from predsql.vectors.spec import NearestSpec, find_nearest, q, replace_nearest
+from predsql.vectors.spec import (  # noqa: F401 (has_nearest: re-exported)
+    NearestSpec,
+    find_nearest,
+    has_nearest,
+    q,
+    replace_nearest,
+)
 
 READ_ROWS = 8192
 
@@ -89,10 +95,6 @@ class NearestRows:
         finally:
             for table in tables:
                 _drop(cursor, table)
-
-
-def has_nearest(node: CompiledNode) -> bool:
-    return bool(find_nearest(node.compiled_sql))
 
 
 def _drop(cursor: duckdb.DuckDBPyConnection, table: str) -> None:

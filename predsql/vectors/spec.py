@@ -183,6 +183,11 @@ class Found:
     spec: NearestSpec
 
 
+def has_nearest(node: Any) -> bool:
+    """Whether a compiled node calls predsql.nearest()."""
+    return bool(find_nearest(node.compiled_sql))
+
+
 def find_nearest(sql: str) -> list[Found]:
     """Every predsql.nearest() subquery in `sql`, in order."""
     if START not in sql:
