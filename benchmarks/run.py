@@ -201,6 +201,8 @@ def main() -> None:
                         "(the `nolimit` target sets none, so predsql's default applies)")
     parser.add_argument("--scale-rows", type=int, default=0,
                         help="also run predsql on this many rows and compare peak RSS")
+    parser.add_argument("--check-models", default=None,
+                        help="models of the RSS and cache checks (default: --models)")
     parser.add_argument("--no-cache-check", dest="cache_check", action="store_false",
                         help="skip the cached and incremental re-run measurements")
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
@@ -221,6 +223,7 @@ def main() -> None:
         setup(works[n], n, args, first)
         first = first or works[n] / "bench" / "functions"
     models = args.models.split(",")
+    check_models = (args.check_models or args.models).split(",")
     approaches = args.approaches.split(",")
     results: dict = {m: {a: {n: [] for n in sizes} for a in approaches} for m in models}
     for _ in range(args.repeats):
@@ -247,9 +250,9 @@ def main() -> None:
     if args.scale_rows:
         big = work / f"rows{args.scale_rows}"
         setup(big, args.scale_rows, args, first)
-        report["scale_check"] = checks.scale_check(small, big, models, args.device)
+        report["scale_check"] = checks.scale_check(small, big, check_models, args.device)
     if args.cache_check:
-        report["cache_check"] = checks.cache_check(large, models, args.device)
+        report["cache_check"] = checks.cache_check(large, check_models, args.device)
     sizes_gen = [int(s) for s in args.project_sizes.split(",") if s]
     if sizes_gen:
         report["project_fixed_cost"] = checks.project_fixed_cost(work, sizes_gen)

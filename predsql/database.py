@@ -13,6 +13,11 @@ from predsql.errors import DatabaseLockedError, ProjectError
 from predsql.project import Target
 
 TEMP_PREFIX = "__predsql_tmp_"
+# DuckDB's own default (80% of RAM) lets its buffer pool keep every block a run scans, so
+# a process's memory grows with the tables. For a database file whose profile sets no
+# limit, predsql sets this one: flat memory, and DuckDB spills to <file>.tmp beyond it.
+DEFAULT_MEMORY_LIMIT = "192MB"
+MEMORY_SETTINGS = ("memory_limit", "max_memory")
 WORK_SCHEMA = "__predsql_work"
 _PID_RE = re.compile(r"held in (?P<proc>.+?) \(PID (?P<pid>\d+)\)")
 
@@ -46,7 +51,10 @@ def connect(
                 time.sleep(0.2)
                 continue
             raise _locked_error(target.path, text) from exc
-    for key, value in target.settings.items():
+    settings = dict(target.settings)
+    if target.path != ":memory:" and not any(k.lower() in MEMORY_SETTINGS for k in settings):
+        settings["memory_limit"] = DEFAULT_MEMORY_LIMIT
+    for key, value in settings.items():
         try:
             con.execute(f"SET {key} = ?", [value])
         except duckdb.Error as exc:

@@ -135,11 +135,12 @@ def _fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work
     missing_rows, collisions = cursor.execute(
         f"SELECT coalesce(sum(__rows), 0), count(*) FILTER (WHERE __collision) "
         f"FROM {work}").fetchall()[0]
-    _score_misses(cursor, fn, call, work, fresh, runtimes, stats, console, node)
-    cursor.execute(
-        f"INSERT INTO {cache_relation(fn)} SELECT {_literal(fn.fingerprint)}, "
-        f"hash({args}), {args}, {quote(call.result_column)}, now() FROM {fresh} "
-        "WHERE NOT __collision")
+    if missing_rows:  # else no session is created and nothing is written
+        _score_misses(cursor, fn, call, work, fresh, runtimes, stats, console, node)
+        cursor.execute(
+            f"INSERT INTO {cache_relation(fn)} SELECT {_literal(fn.fingerprint)}, "
+            f"hash({args}), {args}, {quote(call.result_column)}, now() FROM {fresh} "
+            "WHERE NOT __collision")
     cursor.execute(f"DROP TABLE IF EXISTS {work}")
     record = stats[fn.name]
     with record.lock:

@@ -16,7 +16,7 @@ from predsql.executors.base import Executors
 from predsql.ml import cache
 from predsql.ml.analysis import parse_sql
 from predsql.ml.arguments import positional_sql
-from predsql.ml.mapping import FunctionStats, StageStream, function_stats
+from predsql.ml.mapping import ALL_FROM_CACHE, FunctionStats, StageStream
 from predsql.ml.plan import Plan, Stage, build_plan
 from predsql.ml.registry import Registry
 
@@ -121,8 +121,9 @@ class MlRows:
             return stage
         filled = []
         for call in cached:
-            self._stats.setdefault(call.fn.name,
-                                   function_stats(call.fn, self.runtimes.get(call.fn.name)))
+            # no session yet: one is created only if some tuples miss the cache
+            self._stats.setdefault(call.fn.name, FunctionStats(call.fn.name, call.fn.fingerprint,
+                                                               ALL_FROM_CACHE))
             work = self._work_table(f"keys{len(self._extra_tables)}")
             fresh = self._work_table(f"fresh{len(self._extra_tables)}")
             self._extra_tables += [work, fresh]

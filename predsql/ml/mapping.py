@@ -115,7 +115,9 @@ class StageStream:
             self.total = self._count_rows()
         handles = [runtimes.get(call.fn.name) for call in stage.calls]
         for call, handle in zip(stage.calls, handles):
-            stats.setdefault(call.fn.name, function_stats(call.fn, handle))
+            record = stats.setdefault(call.fn.name, function_stats(call.fn, handle))
+            if record.handle is None:  # made while the cache served (no session until now)
+                record.handle, record.provider = handle, handle.provider
         # batches a stage keeps submitted (0: mapped at submission), rows per batch
         self.window = max((h.window for h in handles), default=0)
         self.read_batch = min((h.read_batch for h in handles if h.read_batch), default=READ_BATCH)
@@ -350,6 +352,9 @@ def bad_argument(cursor: duckdb.DuckDBPyConnection,
     finally:
         probe.close()
     return None
+
+
+ALL_FROM_CACHE = "none (all from cache)"
 
 
 def function_stats(fn: Any, handle: Any) -> FunctionStats:

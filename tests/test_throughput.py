@@ -1,0 +1,119 @@
+"""The hot path's pieces: Arrow <-> numpy through buffers, the distinct-values probe,
+no session when the cache serves everything, predsql's default DuckDB memory limit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import ml_models
+from conftest import run_cli, write
+from predsql.database import DEFAULT_MEMORY_LIMIT, connect
+from predsql.ml.arrays import distinct_rows, from_numpy, to_numpy, valid_mask
+from predsql.project import Target
+
+NUMBERS = [pa.float16(), pa.float32(), pa.float64(), pa.int8(), pa.int16(), pa.int32(),
+           pa.int64(), pa.uint8(), pa.uint32(), pa.uint64()]
+
+
+@pytest.mark.parametrize("arrow_type", NUMBERS, ids=str)
+def test_to_numpy_matches_pyarrow_with_nulls_and_offsets(arrow_type: pa.DataType) -> None:
+    values = [1, None, 3, 0, None, 7, 8, None, 2, 5, 6]
+    array = pa.array(values, type=arrow_type)
+    for piece in (array, array.slice(1), array.slice(3, 5), array.slice(11)):
+        expected = piece.to_numpy(zero_copy_only=False)
+        got = to_numpy(piece)
+        if piece.null_count and not pa.types.is_floating(arrow_type):
+            assert got.dtype == expected.dtype  # left to pyarrow: NULLs of integers
+        np.testing.assert_array_equal(got, expected)
+        mask = valid_mask(piece)
+        assert (mask is None) == (piece.null_count == 0)
+        if mask is not None:
+            np.testing.assert_array_equal(mask, piece.is_valid().to_numpy(zero_copy_only=False))
+
+
+def test_to_numpy_keeps_float_bits_and_booleans() -> None:
+    bits = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45], dtype=np.float32)
+    got = to_numpy(pa.array(bits))
+    assert got.view(np.uint32).tolist() == bits.view(np.uint32).tolist()
+    flags = pa.array([True, False, True, True, False, False, True, False, True]).slice(2)
+    np.testing.assert_array_equal(to_numpy(flags), flags.to_numpy(zero_copy_only=False))
+
+
+@pytest.mark.parametrize("arrow_type", [pa.float32(), pa.int64(), pa.bool_(), pa.string()],
+                         ids=str)
+def test_from_numpy_equals_pa_array(arrow_type: pa.DataType) -> None:
+    rng = np.random.default_rng(0)
+    values = {"float": rng.random(37).astype(np.float32), "int64": rng.integers(0, 9, 37),
+              "bool": rng.random(37) > 0.5,
+              "string": np.array([str(i) for i in range(37)], dtype=object)}[str(arrow_type)]
+    valid = rng.random(37) > 0.3
+    for mask in (None, valid):
+        got = from_numpy(values, arrow_type, mask)
+        expected = pa.array(values, type=arrow_type, mask=None if mask is None else ~mask)
+        assert got.equals(expected)
+        got.validate(full=True)
+
+
+def test_distinct_probe_gives_up_early_and_agrees_with_the_full_count() -> None:
+    many = [pa.array(np.arange(1000, dtype=np.float32)), pa.array(np.zeros(1000, np.float32))]
+    assert distinct_rows(many, limit=500) is None
+    few = [pa.array(np.array([0.0, -0.0, np.nan, 1.0] * 250, dtype=np.float32))]
+    first, inverse = distinct_rows(few, limit=500)
+    full_first, full_inverse = distinct_rows(few)
+    np.testing.assert_array_equal(first, full_first)
+    np.testing.assert_array_equal(inverse, full_inverse)
+
+
+def test_predsql_sets_a_memory_limit_only_when_the_profile_sets_none(tmp_path: Path) -> None:
+    def limit(settings: dict) -> str:
+        target = Target(name="dev", profile="p", path=str(tmp_path / "x.duckdb"),
+                        settings=settings)
+        con = connect(target)
+        try:
+            return con.execute("select current_setting('memory_limit')").fetchone()[0]
+        finally:
+            con.close()
+
+    with duckdb.connect() as con:
+        con.execute(f"set memory_limit = '{DEFAULT_MEMORY_LIMIT}'")
+        default = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit({}) == default
+    assert limit({"memory_limit": "1GB"}) != default
+    assert limit({"max_memory": "1GB"}) != default
+
+
+def test_a_run_served_entirely_from_the_cache_creates_no_session(tmp_path: Path) -> None:
+    root = write(tmp_path / "c", {
+        "predsql_project.yml": "name: c\n",
+        "functions/f.yml": "functions:\n  - name: score\n    model: forest.onnx\n    cache: true\n",
+        "models/scores.sql": "select id, score(f0, f1, f2, f3) as s from feats",
+    })
+    ml_models.forest(root / "functions/forest.onnx")
+    ml_models.load_features(root / "c.duckdb", "feats", ml_models.features(n=2000, seed=1))
+    run_cli(root, "run")
+    first = duckdb.connect(str(root / "c.duckdb")).execute(
+        "select id, s from scores order by id").fetchall()
+    # a second run in a fresh process, with onnxruntime's session constructor broken
+    code = ("import sys, onnxruntime as ort\n"
+            "def fail(*a, **k): raise RuntimeError('a session was created')\n"
+            "ort.InferenceSession = fail\n"
+            "sys.argv = ['predsql', 'run', '--project-dir', sys.argv[1]]\n"
+            "from predsql.cli import main\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((root / "target/run_results.json").read_text())["results"]
+    stats = results[0]["predsql"]["ml_functions"]["score"]
+    assert stats["rows_inferred"] == 0 and stats["rows_from_cache"] == 2000
+    assert stats["provider"] == "none (all from cache)"
+    again = duckdb.connect(str(root / "c.duckdb")).execute(
+        "select id, s from scores order by id").fetchall()
+    assert again == first
