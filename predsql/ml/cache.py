@@ -2,24 +2,26 @@
 
 One table per function in schema `__predsql_cache`:
     (fingerprint, h = hash(args), a0 .. ak, result, created_at)
-A stage with cached calls (1) finds the argument tuples not yet cached under the
-function's fingerprint, (2) streams only those through the model into the cache,
-and (3) reads every result from the cache in the statement that builds the
-model, by a join on (fingerprint, h) confirmed by comparing a0 .. ak. NULL
-arguments are never cached
-(their result is NULL); NaN equals NaN in DuckDB, so NaN inputs are served too.
+A stage with cached calls reads its input joined once with each cache, on
+(fingerprint, h) confirmed by comparing a0 .. ak (`lookup`); while the stage
+streams, only the rows without a cached result go to the model, and the tuples
+it inferred are spooled to a file; once the stage's statement is done they are
+added to the cache (`store`). One pass over the input, one join with the cache.
+NULL arguments are never cached (their result is NULL); NaN equals NaN in
+DuckDB, so NaN inputs are served too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from predsql.database import ensure_schema, quote, relation
 from predsql.errors import InferenceError
-from predsql.ml.mapping import FunctionStats, StageStream, cast_error
+from predsql.ml.mapping import cast_error
 from predsql.ml.plan import Stage, StageCall
 from predsql.ml.registry import MlFunction, Registry
 
@@ -74,94 +76,62 @@ def _same_args(cache: str, source: str, call: StageCall) -> str:
                         for i, c in enumerate(call.arg_columns))
 
 
-def _current(fn: MlFunction) -> str:
-    """The cache entries of the function's current fingerprint (unique per hash)."""
-    return (f"(SELECT * FROM {cache_relation(fn)} "
+def _entries(fn: MlFunction) -> str:
+    """The cache entries of the function's current fingerprint (unique per hash): only
+    the columns the lookup reads, so the join's hash table stays small."""
+    args = ", ".join(f'"a{i}"' for i in range(fn.arity))
+    return (f"(SELECT h, {args}, result FROM {cache_relation(fn)} "
             f"WHERE fingerprint = {_literal(fn.fingerprint)})")
 
 
-def _not_null(alias: str, columns: tuple[str, ...]) -> str:
-    return " AND ".join(f"{alias}.{quote(c)} IS NOT NULL" for c in columns)
+def lookup(cursor: duckdb.DuckDBPyConnection, stage: Stage, node: Any, locks: Any) -> Stage:
+    """The stage's input joined once with the cache of each cached call: a column per
+    call holds the cached result, NULL where the tuple is not cached (or collides with
+    another tuple's hash). The calls stay in the stage, which sends only those rows to
+    the model (ml/mapping.py) and spools them for `store`."""
+    joins, columns, calls = [], [], []
+    for i, call in enumerate(stage.calls):
+        if not call.fn.cache:
+            calls.append(call)
+            continue
+        if call.fn.on_null == "error":
+            try:
+                _check_nulls(cursor, stage, call, node)
+            except duckdb.ConversionException as exc:  # a value that does not cast
+                raise cast_error(cursor, node, stage, exc) from exc
+        with locks.cache_lock(call.fn.name):  # made before nodes run; here for other callers
+            ensure_cache(cursor, call.fn)
+        alias, column = f"__cache{i}", f"__cached{i}"
+        joins.append(f"LEFT JOIN {_entries(call.fn)} AS {alias} ON "
+                     f"{alias}.h = {_hash('__k', call.arg_columns)}")
+        columns.append(f"CASE WHEN {_same_args(alias, '__k', call)} THEN {alias}.result END "
+                       f"AS {quote(column)}")
+        calls.append(replace(call, cached=column))
+    if not joins:
+        return stage
+    sql = (f"SELECT __k.*, {', '.join(columns)} FROM ({stage.input_sql}) AS __k "
+           + " ".join(joins))
+    return replace(stage, input_sql=sql, calls=tuple(calls))
 
 
-@dataclass(frozen=True)
-class Filled:
-    """What `fill` leaves for `serve`: results of tuples whose hash collides with
-    another tuple's (never cached, so the cache stays unique per hash)."""
-
-    call: StageCall
-    fresh: str
-    collisions: int
-
-
-def fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work: str,
-         fresh: str, runtimes: Any, stats: dict[str, FunctionStats], console: Any,
-         node: Any) -> Filled:
-    """Send the tuples the cache lacks through the model and store their results.
-
-    The cache holds one entry per (fingerprint, hash of the arguments), so a join
-    on the 64-bit hash finds the candidate and comparing the arguments confirms
-    it: exact, and much cheaper than joining on every argument column."""
+def store(cursor: duckdb.DuckDBPyConnection, call: StageCall, new: pa.RecordBatchReader,
+          lock: Any) -> None:
+    """Add the tuples a stage inferred (columns a0 .. ak, result) to the cache: each
+    distinct tuple once, none whose hash the cache already holds (another model may have
+    stored it meanwhile, or it collides), and none of two new tuples sharing a hash."""
     fn = call.fn
+    args = ", ".join(f'"a{i}"' for i in range(fn.arity))
+    name = f"__predsql_new_{fn.name}"
+    fingerprint = _literal(fn.fingerprint)
+    cursor.register(name, new)
     try:
-        if fn.on_null == "error":
-            _check_nulls(cursor, stage, call, node)
-        with runtimes.cache_lock(fn.name):
-            return _fill(cursor, stage, call, work, fresh, runtimes, stats, console, node)
-    except duckdb.ConversionException as exc:  # a value of the input that does not cast
-        raise cast_error(cursor, node, stage, exc) from exc
-
-
-def _fill(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall, work: str,
-          fresh: str, runtimes: Any, stats: dict[str, FunctionStats], console: Any,
-          node: Any) -> Filled:
-    fn = call.fn
-    ensure_cache(cursor, fn)
-    args = ", ".join(quote(c) for c in call.arg_columns)
-    present = _not_null("__k", call.arg_columns)
-    scored = cursor.execute(
-        f"SELECT count(*) FROM ({stage.input_sql}) AS __k WHERE {present}").fetchall()[0][0]
-    keys = ", ".join(f"__k.{quote(c)}" for c in call.arg_columns)
-    cursor.execute(
-        f"CREATE TABLE {work} AS SELECT {keys}, count(*) AS __rows, "
-        f"bool_or(__c.h IS NOT NULL) AS __collision FROM ({stage.input_sql}) AS __k "
-        f"LEFT JOIN {_current(fn)} AS __c ON __c.h = {_hash('__k', call.arg_columns)} "
-        f"WHERE {present} AND (__c.h IS NULL OR NOT ({_same_args('__c', '__k', call)})) "
-        "GROUP BY ALL")
-    # new tuples that share a hash cannot all be cached under it
-    cursor.execute(
-        f"UPDATE {work} SET __collision = true WHERE hash({args}) IN "
-        f"(SELECT hash({args}) FROM {work} GROUP BY 1 HAVING count(*) > 1)")
-    missing_rows, collisions = cursor.execute(
-        f"SELECT coalesce(sum(__rows), 0), count(*) FILTER (WHERE __collision) "
-        f"FROM {work}").fetchall()[0]
-    if missing_rows:  # else no session is created and nothing is written
-        _score_misses(cursor, fn, call, work, fresh, runtimes, stats, console, node)
-        cursor.execute(
-            f"INSERT INTO {cache_relation(fn)} SELECT {_literal(fn.fingerprint)}, "
-            f"hash({args}), {args}, {quote(call.result_column)}, now() FROM {fresh} "
-            "WHERE NOT __collision")
-    cursor.execute(f"DROP TABLE IF EXISTS {work}")
-    record = stats[fn.name]
-    with record.lock:
-        record.rows_from_cache += int(scored) - int(missing_rows)
-    return Filled(call, fresh, int(collisions))
-
-
-def _score_misses(cursor: duckdb.DuckDBPyConnection, fn: MlFunction, call: StageCall,
-                  work: str, fresh: str, runtimes: Any, stats: dict[str, FunctionStats],
-                  console: Any, node: Any) -> None:
-    args = ", ".join(quote(c) for c in call.arg_columns)
-    misses = Stage(
-        input_sql=f"SELECT {args}, __collision FROM {work}",
-        probe_sql=f"SELECT {args} FROM {work}",
-        passthrough=(*call.arg_columns, "__collision"), calls=(call,), relation="",
-        streamed=False)
-    stream = StageStream(cursor, misses, runtimes, stats, console, node)
-    name = f"__predsql_fill_{fn.name}"
-    cursor.register(name, stream.reader())
-    try:
-        stream.run(lambda: cursor.execute(f"CREATE TABLE {fresh} AS SELECT * FROM {name}"))
+        with lock:  # one model at a time stores into a function's cache
+            cursor.execute(
+                f"INSERT INTO {cache_relation(fn)} SELECT {fingerprint}, h, {args}, result, "
+                f"now() FROM (SELECT hash({args}) AS h, {args}, any_value(result) AS result "
+                f"FROM {name} GROUP BY ALL) AS __n WHERE NOT EXISTS (SELECT 1 FROM "
+                f"{cache_relation(fn)} AS __c WHERE __c.fingerprint = {fingerprint} AND "
+                "__c.h = __n.h) QUALIFY count(*) OVER (PARTITION BY h) = 1")
     finally:
         cursor.unregister(name)
 
@@ -178,40 +148,15 @@ def _check_nulls(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCal
             hint=f"filter the NULLs out, or set on_null: null in {call.fn.yml_path}")
 
 
-def serve(stage: Stage, filled: list[Filled]) -> Stage:
-    """The stage's input joined with the caches: cached results arrive as columns."""
-    joins = []
-    results = []
-    for i, item in enumerate(filled):
-        call, alias = item.call, f"__cache{i}"
-        joins.append(f"LEFT JOIN {_current(call.fn)} AS {alias} ON "
-                     f"{alias}.h = {_hash('__k', call.arg_columns)}")
-        value = f"CASE WHEN {_same_args(alias, '__k', call)} THEN {alias}.result END"
-        if item.collisions:
-            other = f"__collided{i}"
-            joins.append(
-                f"LEFT JOIN (SELECT * FROM {item.fresh} WHERE __collision) AS {other} ON "
-                + " AND ".join(f"{other}.{quote(c)} = __k.{quote(c)}"
-                               for c in call.arg_columns))
-            value = f"coalesce({value}, {other}.{quote(call.result_column)})"
-        results.append(f"{value} AS {quote(call.result_column)}")
-    sql = (f"SELECT __k.*, {', '.join(results)} FROM ({stage.input_sql}) AS __k "
-           + " ".join(joins))
-    cached = {item.call.result_column for item in filled}
-    remaining = tuple(c for c in stage.calls if c.result_column not in cached)
-    passthrough = stage.passthrough + tuple(item.call.result_column for item in filled)
-    return replace(stage, input_sql=sql, passthrough=passthrough, calls=remaining)
-
-
 def pending(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall) -> tuple[int, int]:
     """For `run --dry-run`: (rows whose arguments the cache lacks, distinct such
     argument tuples: what the model would be sent), counted by DuckDB."""
     fn = call.fn
-    present = _not_null("__k", call.arg_columns)
+    present = " AND ".join(f"__k.{quote(c)} IS NOT NULL" for c in call.arg_columns)
     keys = ", ".join(f"__k.{quote(c)}" for c in call.arg_columns)
     missing = f"({stage.input_sql}) AS __k"
     if fn.name in cache_tables(cursor):
-        missing += (f" LEFT JOIN {_current(fn)} AS __c ON __c.h = "
+        missing += (f" LEFT JOIN {_entries(fn)} AS __c ON __c.h = "
                     f"{_hash('__k', call.arg_columns)}")
         present += f" AND (__c.h IS NULL OR NOT ({_same_args('__c', '__k', call)}))"
     rows, tuples = cursor.execute(

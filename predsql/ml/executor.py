@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from sqlglot import exp
 
 from predsql.compiler import CompiledNode
@@ -17,7 +18,7 @@ from predsql.ml import cache
 from predsql.ml.analysis import parse_sql
 from predsql.ml.arguments import positional_sql
 from predsql.ml.mapping import ALL_FROM_CACHE, FunctionStats, StageStream
-from predsql.ml.plan import Plan, Stage, build_plan
+from predsql.ml.plan import Plan, Stage, StageCall, build_plan
 from predsql.ml.registry import Registry
 
 METADATA_COLUMN = "_predsql_ml_fingerprints"
@@ -101,7 +102,7 @@ class MlRows:
                     cursor.execute(f"CREATE TABLE {stage.relation} AS {stage.input_sql}")
                     continue
                 stream = StageStream(cursor, stage, self.runtimes, self._stats, self.console,
-                                     self.node)
+                                     self.node, self._store)
                 if stage.streamed:  # the last stage: DuckDB reads it in the final statement
                     stream_name = stage.relation
                     cursor.register(stream_name, stream.reader())
@@ -116,23 +117,17 @@ class MlRows:
             self._drop_work_tables(cursor)
 
     def _serve_from_cache(self, cursor: duckdb.DuckDBPyConnection, stage: Stage) -> Stage:
-        cached = [c for c in stage.calls if c.fn.cache and self.use_cache]
-        if not cached:
+        if not self.use_cache or not any(c.fn.cache for c in stage.calls):
             return stage
-        filled = []
-        for call in cached:
-            # no session yet: one is created only if some tuples miss the cache
-            self._stats.setdefault(call.fn.name, FunctionStats(call.fn.name, call.fn.fingerprint,
-                                                               ALL_FROM_CACHE))
-            work = self._work_table(f"keys{len(self._extra_tables)}")
-            fresh = self._work_table(f"fresh{len(self._extra_tables)}")
-            self._extra_tables += [work, fresh]
-            filled.append(cache.fill(cursor, stage, call, work, fresh, self.runtimes,
-                                     self._stats, self.console, self.node))
-        return cache.serve(stage, filled)
+        for call in stage.calls:
+            if call.fn.cache:  # no session yet: one is created when a tuple misses the cache
+                self._stats.setdefault(call.fn.name, FunctionStats(
+                    call.fn.name, call.fn.fingerprint, ALL_FROM_CACHE))
+        return cache.lookup(cursor, stage, self.node, self.runtimes)
 
-    def _work_table(self, name: str) -> str:
-        return f"{quote(WORK_SCHEMA)}.{quote(f'{name}_{self.run_id}')}"
+    def _store(self, cursor: duckdb.DuckDBPyConnection, call: StageCall,
+               new: pa.RecordBatchReader) -> None:
+        cache.store(cursor, call, new, self.runtimes.cache_lock(call.fn.name))
 
     def _write_stage(self, cursor: duckdb.DuckDBPyConnection, stage: Stage,
                      stream: StageStream) -> None:

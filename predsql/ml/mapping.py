@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from predsql.compiler import CompiledNode
 from predsql.errors import ExecutionError, InferenceError
-from predsql.ml.arrays import result_arrow_type, valid_rows
+from predsql.ml.arrays import from_numpy, result_arrow_type, valid_mask, valid_rows
 from predsql.ml.plan import Stage, StageCall
+from predsql.ml.spool import TupleSpool
 
 READ_BATCH = 131072
 THREAD_JOIN = 30.0  # seconds a finished stage waits for a batch in flight in its threads
@@ -98,7 +100,11 @@ class StageStream:
     """Streams one stage: DuckDB input -> ML map -> Arrow reader for DuckDB."""
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection, stage: Stage, runtimes: Any,
-                 stats: dict[str, FunctionStats], console: Any, node: CompiledNode) -> None:
+                 stats: dict[str, FunctionStats], console: Any, node: CompiledNode,
+                 store: Callable[[duckdb.DuckDBPyConnection, StageCall, pa.RecordBatchReader],
+                                 None] | None = None) -> None:
+        """`store` fills a cached call's prediction cache with the tuples the stage
+        inferred, once the statement consuming the stage is done (ml/cache.py)."""
         self.stage = stage
         self.runtimes = runtimes
         self.stats = stats
@@ -113,11 +119,10 @@ class StageStream:
         self.total: int | None = None
         if console is not None and console.shows_progress:
             self.total = self._count_rows()
-        handles = [runtimes.get(call.fn.name) for call in stage.calls]
-        for call, handle in zip(stage.calls, handles):
-            record = stats.setdefault(call.fn.name, function_stats(call.fn, handle))
-            if record.handle is None:  # made while the cache served (no session until now)
-                record.handle, record.provider = handle, handle.provider
+        self.store = store
+        self.spools = {c.result_column: TupleSpool() for c in stage.calls if c.cached}
+        # a cached call's local session is created only when some tuple misses the cache
+        handles = [self._handle(call) for call in stage.calls if not self._lazy(call)]
         # batches a stage keeps submitted (0: mapped at submission), rows per batch
         self.window = max((h.window for h in handles), default=0)
         self.read_batch = min((h.read_batch for h in handles if h.read_batch), default=READ_BATCH)
@@ -140,6 +145,19 @@ class StageStream:
     def _names(self) -> str:
         return ", ".join(f"{c.fn.name}()" for c in self.stage.calls)
 
+    def _lazy(self, call: StageCall) -> bool:
+        choice = getattr(self.runtimes, "choice", None)
+        return call.cached is not None and (choice is None or
+                                            choice(call.fn.name).kind == "local")
+
+    def _handle(self, call: StageCall) -> Any:
+        handle = self.runtimes.get(call.fn.name)
+        record = self.stats.setdefault(call.fn.name, function_stats(call.fn, handle))
+        if record.handle is None:  # made while only the cache served (no session until now)
+            with record.lock:
+                record.handle, record.provider = handle, handle.provider
+        return handle
+
     def reader(self) -> pa.RecordBatchReader:
         try:
             source = self.relation.to_arrow_reader(self.read_batch)
@@ -155,7 +173,9 @@ class StageStream:
             functions = [c.fn.name for c in self.stage.calls]
             with self.console.progress(self.node, functions, self.total) as bar:
                 self.bar = bar
-                return action()
+                result = action()
+            self._store_new_tuples()
+            return result
         except duckdb.Error as exc:
             if self.error is not None:
                 raise self.error from exc
@@ -178,9 +198,18 @@ class StageStream:
         for thread in self.threads:
             thread.join(timeout=THREAD_JOIN)
         self.relation = None  # a failed stage lives on in its error's traceback
+        for spool in self.spools.values():
+            spool.close()
         if any(t.is_alive() for t in self.threads):
             return  # still inside onnxruntime or DuckDB: the cursor goes with the threads
         self.read_cursor.close()
+
+    def _store_new_tuples(self) -> None:
+        for call in self.stage.calls:
+            spool = self.spools.get(call.result_column)
+            reader = spool.reader() if spool is not None else None
+            if reader is not None and self.store is not None:
+                self.store(self.read_cursor, call, reader)
 
     def _batches(self, source: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         """Three overlapping steps: a reader thread pulls DuckDB batches, a mapper
@@ -269,6 +298,9 @@ class StageStream:
     def _collect(self, batch: pa.RecordBatch, pending: list[Any]) -> tuple[pa.RecordBatch, int]:
         columns = [batch.column(name) for name in self.stage.passthrough]
         for call, submitted in zip(self.stage.calls, pending):
+            if call.cached:
+                columns.append(self._merge_cached(call, batch, submitted))
+                continue
             mapped = submitted.result()
             self._dedupe[call.result_column] = mapped.deduplicated
             self.stats[call.fn.name].add(mapped, submitted)
@@ -289,8 +321,57 @@ class StageStream:
                     hint=f"filter the NULLs out, coalesce them, or set on_null: null in "
                     f"{fn.yml_path}",
                 )
+        if call.cached:
+            return self._submit_cached(call, batch, arrays)
         handle = self.runtimes.get(fn.name)
         return handle.submit(arrays, self._dedupe.get(call.result_column))
+
+    def _submit_cached(self, call: StageCall, batch: pa.RecordBatch, arrays: list[pa.Array]
+                       ) -> tuple[Any, Any, list[pa.Array]]:
+        """Send only the rows whose result is not in the cache: (pending, miss mask or
+        None when every row misses, the arrays sent); no pending when none misses."""
+        cached = batch.column(call.cached)
+        if cached.null_count == 0:
+            return None, None, []
+        miss = None
+        if cached.null_count < len(cached):
+            miss = ~valid_mask(cached)
+            keep = from_numpy(miss, pa.bool_())
+            arrays = [a.filter(keep) for a in arrays]
+        handle = self._handle(call)
+        return handle.submit(arrays, self._dedupe.get(call.result_column)), miss, arrays
+
+    def _merge_cached(self, call: StageCall, batch: pa.RecordBatch,
+                      submitted: tuple[Any, Any, list[pa.Array]]) -> pa.Array:
+        """The call's column: cached results, and the inferred ones where the cache missed;
+        the inferred tuples (those without a NULL argument) go to the spool."""
+        pending, miss, arrays = submitted
+        target = result_arrow_type(call.fn)
+        cached = batch.column(call.cached).cast(target)
+        record = self.stats[call.fn.name]
+        if pending is None:
+            with record.lock:
+                record.rows_from_cache += len(cached)
+            return cached
+        mapped = pending.result()
+        self._dedupe[call.result_column] = mapped.deduplicated
+        record.add(mapped, pending)
+        inferred = mapped.column
+        with record.lock:
+            record.rows_from_cache += len(cached) - len(inferred)
+        known = [valid_mask(a) for a in arrays if a.null_count]
+        if known:
+            store = from_numpy(np.logical_and.reduce(known), pa.bool_())
+            self.spools[call.result_column].write([a.filter(store) for a in arrays],
+                                                  inferred.filter(store))
+        else:
+            self.spools[call.result_column].write(arrays, inferred)
+        if miss is None:
+            return inferred
+        # row i: its cached result, or the next inferred one (cached first, then inferred)
+        order = np.arange(len(cached), dtype=np.int64)
+        order[miss] = len(cached) + np.arange(len(inferred), dtype=np.int64)
+        return pa.concat_arrays([cached, inferred]).take(from_numpy(order, pa.int64()))
 
     def _read_error(self, exc: BaseException) -> BaseException:
         if not is_conversion_error(exc):

@@ -39,6 +39,8 @@ class StageCall:
     arg_columns: tuple[str, ...]
     result_column: str
     sql: str
+    cached: str | None = None  # prediction cache: the input column holding the cached result
+    # (NULL where the tuple is not cached); only those rows are sent to the model
 
 
 @dataclass(frozen=True)
