@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The benchmark on a CUDA machine: the same table, with --device cuda.
-# Prepared to run as one script on a lent GPU machine:
-#   bash benchmarks/gpu.sh [ROWS]
+# onnxruntime-CUDA alone against predsql at the same batch (and the DuckDB UDF), on a
+# CUDA machine, with the marginal-cost method of benchmarks/run.py:
+#   bash benchmarks/gpu.sh [SIZES] [BATCH]        # defaults: 1000000,4000000 and 65536
+# `limit` is measured at BATCH both with a plain session.run and with I/O binding (the
+# output kept on the device, copied back once per call: what predsql's CUDA path does);
+# the summary's `/limit` column is predsql against the faster of the two.
+# Results: benchmarks/results/gpu.json. A machine without network needs the packages
+# installed already (the `cuda` extra: onnxruntime-gpu and the CUDA 13 / cuDNN 9 wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROWS="${1:-10000000}"
-python -m pip install -q -e '.[dev,cuda]'
-# The cuda extra installs CUDA 13 / cuDNN 9 as wheels; make their libraries visible.
-NV_LIBS=$(python - <<'PY'
+SIZES="${1:-1000000,4000000}"
+BATCH="${2:-65536}"
+PY="${PYTHON:-python3}"
+"$PY" -m pip install -q -e '.[dev,cuda]' \
+    || echo "gpu.sh: pip install failed (no network?); using the installed packages" >&2
+# The cuda extra installs CUDA / cuDNN as wheels; make their libraries visible.
+NV_LIBS=$("$PY" - <<'PY'
 import glob, os, site
 paths = set()
 for base in site.getsitepackages():
@@ -16,11 +24,16 @@ for base in site.getsitepackages():
 print(":".join(sorted(paths)))
 PY
 )
-export LD_LIBRARY_PATH="${NV_LIBS}:${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH="${NV_LIBS}${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:${PYTHONPATH}}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
-python - <<'PY'
+"$PY" - <<'PY'
+import sys
 import onnxruntime as ort
 print("onnxruntime", ort.__version__, ort.get_available_providers())
+if "CUDAExecutionProvider" not in ort.get_available_providers():
+    sys.exit("gpu.sh: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)")
 PY
-python benchmarks/run.py --rows "$ROWS" --device cuda --fixed-cost "" \
-    --memory-limit 4GB --out benchmarks/results/gpu.json
+"$PY" benchmarks/run.py --rows "$SIZES" --device cuda --batch "$BATCH" \
+    --approaches limit,predsql,udf --fixed-cost-repeats 0 --no-cache-check \
+    --memory-limit 4GB --workdir benchmarks/results/gpu_work --out benchmarks/results/gpu.json

@@ -57,7 +57,7 @@ def build_models(functions: Path) -> None:
 
 
 def build_project(work: Path, rows: int, device: str, memory_limit: str,
-                  models_from: Path | None = None) -> Path:
+                  models_from: Path | None = None, batch: int | None = None) -> Path:
     """The bench project: target `dev` sets DuckDB's memory_limit, target `nolimit` sets
     none (predsql's default applies). Models: score_<m> (plain), cached_<m> (cache: true),
     incr_<m> (incremental on the version column v)."""
@@ -75,10 +75,11 @@ def build_project(work: Path, rows: int, device: str, memory_limit: str,
             shutil.copyfile(models_from / f"{name}.onnx", functions / f"{name}.onnx")
     else:
         build_models(functions)
+    size = f"    batch_size: {batch}\n" if batch else ""
     (functions / "functions.yml").write_text(
         "functions:\n" + "".join(
-            f"  - name: {name}\n    model: {name}.onnx\n    device: {device}\n"
-            f"  - name: {name}_cached\n    model: {name}.onnx\n    device: {device}\n"
+            f"  - name: {name}\n    model: {name}.onnx\n    device: {device}\n{size}"
+            f"  - name: {name}_cached\n    model: {name}.onnx\n    device: {device}\n{size}"
             "    cache: true\n"
             for name in ("mlp", "gbt")))
     args = ", ".join(FEATURES)
@@ -164,6 +165,8 @@ def setup(work: Path, rows: int, args: argparse.Namespace, models_from: Path | N
                args.device, "--workdir", str(work), "--memory-limit", args.memory_limit]
     if models_from is not None:
         command += ["--models-from", str(models_from)]
+    if args.batch:
+        command += ["--batch", str(args.batch)]
     subprocess.run(command, check=True)
 
 
@@ -188,7 +191,8 @@ def main() -> None:
     parser.add_argument("--models", default="mlp,gbt")
     parser.add_argument("--approaches", default=",".join(APPROACHES))
     parser.add_argument("--batch", type=int, default=None,
-                        help="CUDA: the batch onnxruntime alone runs at (predsql's)")
+                        help="rows per onnxruntime call for predsql (batch_size) and, on "
+                        "CUDA, for onnxruntime alone")
     parser.add_argument("--fixed-cost-repeats", type=int, default=5,
                         help="`predsql run` on a 1,000-row project against importing duckdb "
                         "and onnxruntime (0 to skip)")
@@ -214,7 +218,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     if args.setup_only:
         build_project(work, int(args.rows), args.device, args.memory_limit,
-                      Path(args.models_from) if args.models_from else None)
+                      Path(args.models_from) if args.models_from else None, args.batch)
         return
     sizes = sorted(int(s) for s in args.rows.split(","))
     works = {n: work / f"rows{n}" for n in sizes}

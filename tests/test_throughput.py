@@ -117,3 +117,30 @@ def test_a_run_served_entirely_from_the_cache_creates_no_session(tmp_path: Path)
     again = duckdb.connect(str(root / "c.duckdb")).execute(
         "select id, s from scores order by id").fetchall()
     assert again == first
+
+
+def test_io_binding_gives_the_same_bits_as_session_run(tmp_path: Path) -> None:
+    """The CUDA path's I/O binding, run here on the CPU provider: same outputs."""
+    import onnxruntime as ort
+
+    from predsql.ml.runtime import FunctionRuntime, map_batch
+    from predsql.ml.specs import InputSpec, MlFunction, OutputSpec
+
+    path = tmp_path / "forest.onnx"
+    ml_models.forest(path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = session.get_inputs()[0]
+    outs = session.get_outputs()
+    fn = MlFunction(name="f", description="", yml_path="f.yml", model_path=path,
+                    inputs=(InputSpec(x.name, "float", "FLOAT", 4, 2, ()),),
+                    outputs=(OutputSpec(outs[0].name, outs[0].name, "float", "FLOAT", None,
+                                        None),),
+                    struct=False, batch_size=None, device="cpu", on_null="null", cache=False,
+                    threads=None, fingerprint="x", config={}, file_sha256="")
+    rng = np.random.default_rng(0)
+    arrays = [pa.array(rng.random(5000).astype(np.float32)) for _ in range(4)]
+    plain = FunctionRuntime(fn, session, "CPUExecutionProvider", 2048, 1, None)
+    bound = FunctionRuntime(fn, session, "CPUExecutionProvider", 2048, 1, None, io_binding=True)
+    a = map_batch(plain, arrays).column
+    b = map_batch(bound, arrays).column
+    assert to_numpy(a).view(np.uint32).tolist() == to_numpy(b).view(np.uint32).tolist()

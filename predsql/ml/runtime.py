@@ -121,6 +121,8 @@ class FunctionRuntime:
     workers: int
     pool: ThreadPoolExecutor | None
     run_options: ort.RunOptions = field(default_factory=ort.RunOptions)
+    # I/O binding (CUDA): outputs stay on the device until one copy back per call
+    io_binding: bool = False
 
     def predict(self, feeds: list[Feed]) -> list[np.ndarray]:
         """Run the model on `feeds` (one per ONNX input, same row count); one array per
@@ -161,7 +163,10 @@ class FunctionRuntime:
                       for k, v in inputs.items()}
         fetches = self.fn.fetches
         try:
-            raw = self.session.run(list(fetches), inputs, self.run_options)
+            if self.io_binding:
+                raw = self._run_bound(inputs, fetches)
+            else:
+                raw = self.session.run(list(fetches), inputs, self.run_options)
         except Exception as exc:  # onnxruntime's own errors: explained, never raw
             if self.run_options.terminate:
                 raise ExecutionError(f"{self.fn.name}: inference stopped (interrupted)",
@@ -170,6 +175,16 @@ class FunctionRuntime:
                                     self.provider) from exc
         tensors = {name: np.asarray(value) for name, value in zip(fetches, raw)}
         return [self._select(tensors[out.tensor], out, rows) for out in self.fn.outputs]
+
+    def _run_bound(self, inputs: dict[str, np.ndarray], fetches: Any) -> list[np.ndarray]:
+        binding = self.session.io_binding()
+        for name, value in inputs.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        device = "cuda" if self.provider == "CUDAExecutionProvider" else "cpu"
+        for name in fetches:
+            binding.bind_output(name, device)
+        self.session.run_with_iobinding(binding, self.run_options)
+        return binding.copy_outputs_to_cpu()
 
     @staticmethod
     def _select(raw: np.ndarray, out: Any, rows: int) -> np.ndarray:
@@ -259,8 +274,10 @@ def create_runtime(fn: MlFunction, device_override: str | None = None,
         if session is not None:
             if fn.text is not None:
                 return _text(fn, session, "CUDAExecutionProvider", 1)
+            numeric = all(out.elem != "string" for out in fn.outputs)
             return FunctionRuntime(fn, session, "CUDAExecutionProvider",
-                                   batch or fn.batch_size or CUDA_BATCH, 1, None)
+                                   batch or fn.batch_size or CUDA_BATCH, 1, None,
+                                   io_binding=numeric)
         if device == "cuda":
             raise cuda_unusable(fn, device_override == "cuda")
     workers = int(fn.threads or available_cores())
