@@ -397,6 +397,39 @@ def cache_clear(options: Options, console: Console, function: str | None) -> int
     return _cache_action(options, console, "clear", function)
 
 
+@main.group("docs", context_settings=CONTEXT)
+def docs_group() -> None:
+    """The docs site: catalog.json, lineage and ML model cards."""
+
+
+@docs_group.command("generate", context_settings=CONTEXT)
+@click.option("--empty-catalog", is_flag=True,
+              help="Do not read the database: catalog.json lists no tables.")
+@click.option("--lock-timeout", type=float, default=0.0,
+              help="Seconds to wait for a database held by a run.")
+@common
+def docs_generate(options: Options, console: Console, empty_catalog: bool,
+                  lock_timeout: float) -> int:
+    """Write manifest.json, catalog.json and the static site (target/index.html)."""
+    from predsql.docsite.generate import generate_command
+
+    return generate_command(options, console, empty_catalog, lock_timeout)
+
+
+@docs_group.command("serve", context_settings=CONTEXT)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--browser/--no-browser", default=True, help="Open a browser on the site.")
+@common
+def docs_serve(options: Options, console: Console, port: int, host: str, browser: bool) -> int:
+    """Serve the generated site on localhost."""
+    from predsql.docsite.server import serve
+    from predsql.tasks import load
+
+    serve(load(options).target_dir, host, port, browser, console.info)
+    return 0
+
+
 @main.command("debug", context_settings=CONTEXT)
 @common
 def debug_cmd(options: Options, console: Console) -> int:

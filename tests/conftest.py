@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +64,23 @@ def write(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def build_example(root: Path) -> Path:
+    """example_project copied to `root`, built, with its docs site generated."""
+    example = Path(__file__).parent.parent / "example_project"
+    shutil.copytree(example, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    run_cli(root, "build")
+    run_cli(root, "docs", "generate")
+    return root
+
+
+def read_site_data(target: Path) -> dict:
+    """The document the docs page reads (target/docs_assets/docs_data.js)."""
+    text = (target / "docs_assets" / "docs_data.js").read_text(encoding="utf-8")
+    match = re.fullmatch(r"window\.PREDSQL_DOCS = JSON\.parse\((.*)\);\n", text, re.DOTALL)
+    assert match, text[:200]
+    return json.loads(json.loads(match.group(1)))
 
 
 def copy_fixture(name: str, tmp_path: Path) -> Path:

@@ -1,0 +1,148 @@
+"""Model cards: what an ONNX file and the ML function built on it are.
+
+Read through the registry's public dataclasses (`MlFunction`, `InputSpec`,
+`OutputSpec`) and the ONNX file's own header (producer, opset, graph inputs and
+outputs); weights stored in external files are not loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from predsql.ml.registry import MlFunction, Registry
+
+
+@dataclass(frozen=True)
+class OnnxFacts:
+    path: str  # relative to the project
+    size_bytes: int
+    producer: str
+    producer_version: str
+    ir_version: int
+    opsets: tuple[tuple[str, int], ...]  # (domain, version); "" is the default domain
+    inputs: tuple[dict[str, Any], ...]
+    outputs: tuple[dict[str, Any], ...]
+    doc: str
+    metadata: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "size_bytes": self.size_bytes, "producer": self.producer,
+            "producer_version": self.producer_version, "ir_version": self.ir_version,
+            "opsets": [{"domain": d or "ai.onnx", "version": v} for d, v in self.opsets],
+            "inputs": list(self.inputs), "outputs": list(self.outputs), "doc": self.doc,
+            "metadata": self.metadata,
+        }
+
+
+def _tensor_type(value: onnx.ValueInfoProto) -> dict[str, Any]:
+    kind = value.type.WhichOneof("value")
+    if kind == "tensor_type":
+        tensor = value.type.tensor_type
+        elem = onnx.helper.tensor_dtype_to_string(tensor.elem_type).replace("TensorProto.", "")
+        dims = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?")
+                for d in tensor.shape.dim] if tensor.HasField("shape") else []
+        return {"name": value.name, "type": f"tensor({elem.lower()})", "shape": dims}
+    return {"name": value.name, "type": kind.replace("_type", "") if kind else "unknown",
+            "shape": []}
+
+
+def onnx_facts(path: Path, root: Path) -> OnnxFacts:
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    return OnnxFacts(
+        path=_relative(path, root),
+        size_bytes=path.stat().st_size,
+        producer=model.producer_name,
+        producer_version=model.producer_version,
+        ir_version=int(model.ir_version),
+        opsets=tuple((o.domain, int(o.version)) for o in model.opset_import),
+        inputs=tuple(_tensor_type(v) for v in graph.input if v.name not in initializers),
+        outputs=tuple(_tensor_type(v) for v in graph.output),
+        doc=model.doc_string,
+        metadata={p.key: p.value for p in model.metadata_props},
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def function_outputs(fn: MlFunction) -> tuple[Any, ...]:
+    """The values a call returns (several once a function has `outputs:`)."""
+    outputs = getattr(fn, "outputs", None)
+    return tuple(outputs) if outputs else (fn.output,)
+
+
+def result_type(fn: MlFunction) -> str:
+    return str(getattr(fn, "result_type", None) or fn.output.sql_type)
+
+
+def definition_line(yml: Path, name: str) -> int | None:
+    """The line of `- name: <name>` in a registry file."""
+    try:
+        lines = yml.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for number, line in enumerate(lines, start=1):
+        key, _, value = line.strip().lstrip("-").strip().partition(":")
+        if key.strip() == "name" and value.strip().strip("'\"").lower() == name:
+            return number
+    return None
+
+
+def function_card(fn: MlFunction, root: Path) -> dict[str, Any]:
+    """The registry's view of one function: signature, inputs, outputs, settings."""
+    return {
+        "name": fn.name,
+        "description": fn.description,
+        "defined_in": fn.yml_path,
+        "defined_line": definition_line(root / fn.yml_path, fn.name),
+        "model_file": _relative(fn.model_path, root),
+        "fingerprint": fn.fingerprint,
+        "signature": fn.signature(),
+        "result_type": result_type(fn),
+        "inputs": [
+            {"name": i.name, "elem": i.elem, "sql_type": i.sql_type, "width": i.width,
+             "shape": ["N", i.width] if i.rank == 2 else ["N"],
+             "columns": list(getattr(i, "columns", ()) or ())}
+            for i in fn.inputs
+        ],
+        "outputs": [
+            {"name": o.name, "tensor": o.tensor, "elem": o.elem, "sql_type": o.sql_type,
+             "width": o.width, "index": o.index, "field": getattr(o, "field", "") or ""}
+            for o in function_outputs(fn)
+        ],
+        "settings": {
+            "batch_size": fn.batch_size, "device": fn.device, "cache": fn.cache,
+            "on_null": fn.on_null, "threads": fn.threads,
+        },
+    }
+
+
+def registry_cards(registry: Registry, root: Path) -> tuple[dict[str, dict[str, Any]],
+                                                            dict[str, OnnxFacts]]:
+    """Cards of every function, and the facts of every ONNX file they use (read once)."""
+    cards: dict[str, dict[str, Any]] = {}
+    files: dict[str, OnnxFacts] = {}
+    for fn in registry.functions.values():
+        card = function_card(fn, root)
+        if card["model_file"] not in files:
+            files[card["model_file"]] = onnx_facts(fn.model_path, root)
+        cards[fn.name] = card
+    return cards, files
+
+
+def broken_functions(registry: Registry) -> dict[str, dict[str, str]]:
+    """Functions the registry could not load (when it keeps them), with their error."""
+    broken = getattr(registry, "broken", None) or {}
+    return {name: {"defined_in": str(b.yml_path), "error": b.message()}
+            for name, b in broken.items()}

@@ -1,0 +1,255 @@
+"""`predsql docs generate` / `docs serve` on the example project: the site's data
+(ML model cards, run figures, column lineage, Markdown), its files and the server.
+The page itself is tested in a real browser in test_docs_browser.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import onnx
+import pytest
+
+from conftest import build_example, output, read_site_data, run_cli, write
+
+CHURN = "ml_function.shop_ml.churn_probability"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_example(tmp_path_factory.mktemp("docs") / "shop")
+
+
+@pytest.fixture(scope="module")
+def site(example: Path) -> dict:
+    return read_site_data(example / "target")
+
+
+def test_site_files_are_local_and_complete(example: Path) -> None:
+    target = example / "target"
+    index = (target / "index.html").read_text()
+    refs = re.findall(r'(?:src|href)="([^"#]+)"', index)
+    assert refs and all(not re.match(r"[a-z]+:", r) for r in refs), refs
+    for ref in refs:
+        assert (target / ref.split("?")[0]).is_file(), ref
+    licenses = (target / "docs_assets" / "vendor" / "LICENSES.txt").read_text()
+    assert "cytoscape 3.35.0" in licenses and "MIT" in licenses
+    assert (target / "catalog.json").is_file() and (target / "manifest.json").is_file()
+
+
+def test_every_node_kind_is_on_the_site(site: dict) -> None:
+    kinds = {n["type"] for n in site["nodes"].values()}
+    assert kinds == {"model", "seed", "test", "ml_function", "onnx_file"}
+    assert site["project"]["counts"] == {"model": 6, "seed": 2, "test": 14, "ml_function": 2,
+                                         "onnx_file": 2}
+    assert site["project"]["has_catalog"] is True
+
+
+def test_ml_function_is_a_graph_node_between_its_file_and_callers(site: dict) -> None:
+    nodes = site["nodes"]
+    churn = nodes[CHURN]
+    assert churn["parents"] == ["onnx_file.shop_ml.functions/churn.onnx"]
+    models = sorted(c for c in churn["children"] if c.startswith("model."))
+    assert models == ["model.shop_ml.at_risk_customers", "model.shop_ml.churn_by_plan",
+                      "model.shop_ml.churn_scores"]
+    assert CHURN in nodes["model.shop_ml.churn_scores"]["parents"]
+    assert "model.shop_ml.stg_customers" in nodes["model.shop_ml.churn_scores"]["parents"]
+    assert nodes["onnx_file.shop_ml.functions/churn.onnx"]["children"] == [CHURN]
+    # layers: every node is right of its parents
+    for node in nodes.values():
+        for parent in node["parents"]:
+            assert nodes[parent]["layer"] < node["layer"]
+
+
+def test_model_card_reads_the_onnx_file_and_the_registry(example: Path, site: dict) -> None:
+    churn = site["nodes"][CHURN]
+    card = churn["card"]
+    model = onnx.load(str(example / "functions" / "churn.onnx"))
+    facts = site["nodes"]["onnx_file.shop_ml.functions/churn.onnx"]["onnx"]
+    assert facts["producer"] == model.producer_name == "skl2onnx"
+    assert facts["producer_version"] == model.producer_version
+    assert facts["size_bytes"] == (example / "functions" / "churn.onnx").stat().st_size
+    assert {(o["domain"], o["version"]) for o in facts["opsets"]} == {
+        (o.domain or "ai.onnx", o.version) for o in model.opset_import}
+    assert [i["name"] for i in facts["inputs"]] == [i.name for i in model.graph.input]
+    assert card["signature"] == ("churn_probability(plan VARCHAR, tenure_months FLOAT, "
+                                 "monthly_spend FLOAT, support_tickets FLOAT) -> FLOAT")
+    assert [i["sql_type"] for i in card["inputs"]] == ["VARCHAR", "FLOAT", "FLOAT", "FLOAT"]
+    assert card["outputs"][0]["name"] == "output_probability"
+    assert card["settings"] == {"batch_size": None, "device": "auto", "cache": False,
+                                "on_null": "null", "threads": None}
+    assert (card["defined_in"], card["defined_line"]) == ("functions/functions.yml", 2)
+    manifest = json.loads((example / "target" / "manifest.json").read_text())
+    assert card["fingerprint"] == manifest["predsql"]["functions"]["churn_probability"][
+        "fingerprint"]
+
+
+def test_callers_with_file_and_line(site: dict) -> None:
+    callers = {(c["node"], c["path"], c["line"]) for c in site["nodes"][CHURN]["callers"]}
+    assert ("model.shop_ml.churn_scores", "models/scoring/churn_scores.sql", 6) in callers
+    assert ("model.shop_ml.churn_by_plan", "models/scoring/churn_by_plan.sql", 5) in callers
+    assert {c[0] for c in callers} == {"model.shop_ml.churn_scores", "model.shop_ml.churn_by_plan",
+                                       "model.shop_ml.at_risk_customers"}
+
+
+def test_last_run_figures_come_from_run_results(example: Path, site: dict) -> None:
+    run_results = json.loads((example / "target" / "run_results.json").read_text())
+    expected = {r["unique_id"]: r["predsql"]["ml_functions"]["churn_probability"]
+                for r in run_results["results"]
+                if "churn_probability" in (r.get("predsql") or {}).get("ml_functions", {})}
+    run = site["nodes"][CHURN]["run"]
+    assert set(run["callers"]) == set(expected)
+    for uid, stats in expected.items():
+        assert run["callers"][uid]["rows_inferred"] == stats["rows_inferred"] == 300
+        assert run["callers"][uid]["provider"] == stats["provider"]
+        assert run["callers"][uid]["completed_at"]
+    totals = run["totals"]
+    assert totals["rows_scored"] == 900 and totals["rows_inferred"] == 900
+    assert totals["rows_from_cache"] == 0 and totals["rows_null"] == 0
+    assert totals["providers"] == ["CPUExecutionProvider"]
+    assert totals["rows_per_second"] > 0
+    assert run["invocation"]["command"] == "build"
+
+
+def test_column_lineage_of_ml_outputs(site: dict) -> None:
+    nodes = site["nodes"]
+    columns = {c["name"]: c for c in nodes["model.shop_ml.churn_scores"]["columns"]}
+    ml = columns["churn_probability"]["ml"]
+    assert ml["functions"] == ["churn_probability"]
+    assert {(i["node"], i["column"]) for i in ml["inputs"]} == {
+        ("model.shop_ml.stg_customers", c)
+        for c in ("plan", "tenure_months", "monthly_spend", "support_tickets")}
+    assert columns["customer_id"]["ml"] is None
+    # through a CTE and an array subscript: x = xy[1], xy = product_embedding_2d(...)
+    product = {c["name"]: c for c in nodes["model.shop_ml.product_map"]["columns"]}
+    assert product["x"]["ml"]["functions"] == ["product_embedding_2d"]
+    assert len(product["x"]["ml"]["inputs"]) == 6
+    outputs = {(o["node"], o["column"]) for o in nodes[CHURN]["output_columns"]}
+    assert ("model.shop_ml.at_risk_customers", "risk") in outputs
+
+
+def test_columns_types_tests_and_markdown_descriptions(site: dict) -> None:
+    churn_scores = site["nodes"]["model.shop_ml.churn_scores"]
+    assert "<strong>churn in the next 30 days</strong>" in churn_scores["description_html"]
+    assert "<li>" in churn_scores["description_html"]
+    columns = {c["name"]: c for c in churn_scores["columns"]}
+    assert [c["name"] for c in churn_scores["columns"]] == [
+        "customer_id", "plan", "tenure_months", "churn_probability"]
+    assert columns["churn_probability"]["type"] == "FLOAT"
+    assert {t["test"] for t in columns["customer_id"]["tests"]} == {
+        "unique", "not_null", "relationships"}
+    assert churn_scores["catalog"]["row_count"] == 300
+    assert "churn_probability(plan" in churn_scores["raw_sql"]
+    assert '"main"."stg_customers"' in churn_scores["compiled_sql"]
+    assert churn_scores["config"]["materialized"] == "table"
+
+
+def test_sources_docs_blocks_and_raw_html(tmp_path: Path) -> None:
+    root = write(tmp_path / "p", {
+        "predsql_project.yml": "name: p\n",
+        "models/docs.md": "{% docs orders %}\n# Orders\n<script>alert(1)</script> *one* per "
+                          "order\n{% enddocs %}\n",
+        "models/schema.yml": """
+            version: 2
+            sources:
+              - name: raw
+                schema: raw
+                tables:
+                  - name: orders
+                    description: "{{ doc('orders') }}"
+                    columns:
+                      - name: id
+                        description: The **key**
+            models:
+              - name: stg_orders
+                description: "{{ doc('orders') }}"
+            """,
+        "models/stg_orders.sql": "select id from {{ source('raw', 'orders') }}",
+    })
+    import duckdb
+
+    with duckdb.connect(str(root / "p.duckdb")) as con:
+        con.execute("CREATE SCHEMA raw; CREATE TABLE raw.orders AS SELECT range AS id FROM range(5)")
+    run_cli(root, "run")
+    run_cli(root, "docs", "generate")
+    nodes = read_site_data(root / "target")["nodes"]
+    source = nodes["source.p.raw.orders"]
+    assert source["children"] == ["model.p.stg_orders"]
+    assert source["catalog"]["row_count"] == 5
+    assert source["columns"][0]["description_html"] == "<p>The <strong>key</strong></p>"
+    html = nodes["model.p.stg_orders"]["description_html"]
+    assert "<h1>Orders</h1>" in html and "<em>one</em>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    catalog = json.loads((root / "target" / "catalog.json").read_text())
+    assert list(catalog["sources"]) == ["source.p.raw.orders"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def test_make_server_serves_the_site(example: Path) -> None:
+    from predsql.docsite.server import make_server
+
+    server = make_server(example / "target", "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        assert b"predsql docs" in fetch(base)
+        assert fetch(base + "docs_assets/docs_data.js").startswith(b"window.PREDSQL_DOCS")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_docs_serve_command_until_interrupted(example: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "predsql", "docs", "serve", "--port", str(port), "--no-browser",
+         "--project-dir", str(example)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = fetch(f"http://127.0.0.1:{port}/index.html")
+                break
+            except OSError:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "docs serve did not start"
+                time.sleep(0.2)
+        assert b"docs_assets/app.js" in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/" in out.decode()
+
+
+def test_docs_serve_errors(tmp_path: Path, example: Path) -> None:
+    empty = write(tmp_path / "e", {"predsql_project.yml": "name: e\n"})
+    result = run_cli(empty, "docs", "serve", "--no-browser", code=2)
+    assert "predsql docs generate" in output(result)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli(example, "docs", "serve", "--no-browser", "--port",
+                         str(busy.getsockname()[1]), code=2)
+    assert "--port" in output(result)
