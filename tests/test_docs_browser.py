@@ -144,6 +144,7 @@ def test_ml_function_card_with_last_run(page) -> None:
     assert "models/scoring/churn_scores.sql:6" in callers and "300" in callers
     nodes = graph_nodes(page)
     assert {"onnx_file.shop_ml.functions/churn.onnx", "model.shop_ml.churn_scores"} <= set(nodes)
+    page.set_viewport_size({"width": 1400, "height": 2200})
     page.locator("#model-card").screenshot(path=str(SCREENSHOTS / "ml-function-card.png"))
     shot(page, "ml-function.png")
 
@@ -167,3 +168,25 @@ def test_lineage_page_with_a_selector(page, site_url: str) -> None:
     page.mouse.wheel(0, -400)
     page.wait_for_function(f"window.__predsqlGraph.zoom() > {zoom}")
     shot(page, "lineage.png")
+
+
+def test_a_graph_too_large_for_dagre_is_drawn_in_layers(browser, tmp_path: Path) -> None:
+    from conftest import run_cli, write
+
+    files = {"predsql_project.yml": "name: wide\n"}
+    for i in range(170):
+        parent = f"m{i // 3:03d}" if i >= 3 else None
+        files[f"models/m{i:03d}.sql"] = (f"select * from {{{{ ref('{parent}') }}}}" if parent
+                                         else "select 1 as id")
+    root = write(tmp_path / "wide", files)
+    run_cli(root, "docs", "generate")  # no database: the graph needs only the project
+    page = browser.new_page()
+    page.goto((root / "target" / "index.html").as_uri())
+    page.click("#draw-all")
+    nodes = graph_nodes(page)
+    assert len(nodes) == 170
+    assert page.evaluate("window.__predsqlTimings.graphs.at(-1).layout") == "layers"
+    assert page.evaluate("""() => window.__predsqlGraph.edges().every(
+        e => e.source().position('x') < e.target().position('x'))""")
+    assert "not built yet" not in page.inner_text("#main")
+    page.close()

@@ -25,6 +25,13 @@ def _completed_at(result: dict[str, Any]) -> str | None:
     return timing[-1].get("completed_at") if timing else None
 
 
+def _seconds(caller: dict[str, Any]) -> float:
+    """Inference seconds of one call site; rows / (rows/s) keeps the precision that the
+    rounded `inference_seconds` loses on fast runs."""
+    rows, rate = caller.get("rows_inferred") or 0, caller.get("rows_per_second") or 0
+    return rows / rate if rows and rate else float(caller.get("inference_seconds") or 0)
+
+
 def function_runs(run_results: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     """Per function: totals over the models that called it in the last run, and
     one entry per calling model (rows, rows/s, provider, when)."""
@@ -49,7 +56,7 @@ def function_runs(run_results: dict[str, Any] | None) -> dict[str, dict[str, Any
         totals = entry["totals"]
         for key in SUMMED:
             totals[key] = sum(int(c.get(key) or 0) for c in callers)
-        seconds = sum(float(c.get("inference_seconds") or 0) for c in callers)
+        seconds = sum(_seconds(c) for c in callers)
         totals["rows_scored"] = totals["rows_inferred"] + totals["rows_from_cache"]
         totals["rows_per_second"] = totals["rows_inferred"] / seconds if seconds else None
         totals["providers"] = sorted({c["provider"] for c in callers if c.get("provider")})

@@ -25,7 +25,6 @@ from predsql.docsite.markdown_text import to_html
 from predsql.docsite.ml_columns import ml_output_columns
 from predsql.docsite.model_cards import OnnxFacts, broken_functions, registry_cards
 from predsql.docsite.run_stats import function_runs
-from predsql.jinja import redact_secrets
 from predsql.ml.registry import Registry
 from predsql.nodes import Source
 
@@ -163,7 +162,7 @@ def _node_entry(node: CompiledNode, contents: DatabaseContents | None,
         "columns": _columns(node.node.columns, rel, tests, ml),
         "table_tests": tests.get("", []),
         "raw_sql": node.node.raw_sql if node.resource_type != "seed" else "",
-        "compiled_sql": redact_secrets(node.compiled_sql or ""),
+        "compiled_sql": node.compiled_sql or "",  # secrets: redacted in the whole document
         "config": {k: v for k, v in {**node.config, "materialized": node.materialized}.items()
                    if not k.startswith("__")},
         "catalog": _catalog_facts(rel, contents.database if contents else None),

@@ -42,6 +42,7 @@
     if (!iso) return "";
     return String(iso).replace("T", " ").replace(/\.\d+/, "").replace(/(\+00:00|Z)$/, " UTC");
   }
+  function shortProvider(name) { return String(name || "").replace(/ExecutionProvider$/, ""); }
   function href(id) { return "#!/node/" + encodeURIComponent(id); }
   function link(id, text) {
     var node = NODES[id];
@@ -212,14 +213,27 @@
   }
 
   /* ---------- graph drawing ---------- */
-  function elementsFor(ids, focus, big) {
+  /* Graphs too large for dagre: one column per layer (computed at generate time),
+   * nodes in the layer's order; a layer taller than the box's aspect allows wraps
+   * into several columns, all left of the next layer. */
+  function layeredPositions(ids, width, height) {
+    var COL = 200; var ROW = 38;
+    var sorted = ids.slice().sort(function (a, b) {
+      return NODES[a].layer - NODES[b].layer || NODES[a].order - NODES[b].order;
+    });
+    var maxRows = Math.max(20, Math.ceil(Math.sqrt(ids.length * COL * height / (ROW * width))));
+    var positions = {}; var column = -1; var layers = -1; var layer = null; var row = 0;
+    sorted.forEach(function (id) {
+      if (NODES[id].layer !== layer) layers++;
+      if (NODES[id].layer !== layer || row >= maxRows) { column++; row = 0; layer = NODES[id].layer; }
+      positions[id] = { x: column * COL + layers * COL / 2, y: row++ * ROW };  // a wider gap between layers
+    });
+    return positions;
+  }
+
+  function elementsFor(ids, focus, big, box) {
     var inSet = {}; ids.forEach(function (id) { inSet[id] = true; });
-    var rows = {}; var rowOf = {};
-    if (big) {
-      ids.slice().sort(function (a, b) { return NODES[a].order - NODES[b].order; }).forEach(function (id) {
-        var layer = NODES[id].layer; rows[layer] = rows[layer] || 0; rowOf[id] = rows[layer]++;
-      });
-    }
+    var positions = big ? layeredPositions(ids, box.clientWidth || 1000, box.clientHeight || 600) : null;
     var elements = [];
     ids.forEach(function (id) {
       var n = NODES[id];
@@ -229,7 +243,7 @@
         data: { id: id, label: label, color: COLORS[n.type] || "#57606a", w: big ? 170 : Math.max(60, label.length * 7 + 24) },
         classes: [n.type, n.materialized === "ephemeral" ? "ephemeral" : "", id === focus ? "focus" : ""].join(" ")
       };
-      if (big) element.position = { x: n.layer * 240, y: rowOf[id] * 38 };
+      if (big) element.position = positions[id];
       elements.push(element);
     });
     ids.forEach(function (id) {
@@ -261,7 +275,8 @@
   }
 
   function drawGraph(box, ids, focus) {
-    if (state.cy) { state.cy.destroy(); state.cy = null; }
+    if (!document.body.contains(box)) return null;  // the page changed before the draw
+    dropGraph();
     var canvas = box.querySelector(".graph-canvas");
     var note = box.querySelector(".graph-note");
     var info = box.querySelector(".graph-info");
@@ -271,7 +286,7 @@
     var big = ids.length > DAGRE_MAX;
     var started = performance.now();
     var cy = window.cytoscape({
-      container: canvas, elements: elementsFor(ids, focus, big), style: graphStyle(big),
+      container: canvas, elements: elementsFor(ids, focus, big, box), style: graphStyle(big),
       layout: big ? { name: "preset" } : { name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 70, padding: 20 },
       minZoom: 0.02, maxZoom: 3, boxSelectionEnabled: false,
       textureOnViewport: big, hideEdgesOnViewport: big, pixelRatio: big ? 1 : "auto"
@@ -299,6 +314,17 @@
     state.cy = cy;
     window.__predsqlGraph = cy;
     return cy;
+  }
+
+  function dropGraph() {
+    if (state.cy) { state.cy.destroy(); state.cy = null; }
+    window.__predsqlGraph = null;
+  }
+
+  function drawLater(box, ids, focus) {
+    dropGraph();
+    box.querySelector(".graph-note").textContent = "drawing " + fmtInt(ids.length) + " nodes…";
+    requestAnimationFrame(function () { setTimeout(function () { drawGraph(box, ids, focus); }, 0); });
   }
 
   function graphBox(extraClass) {
@@ -340,9 +366,20 @@
         return "<li><b>" + esc(name) + "</b> (" + esc(b.defined_in) + "): <span class=error>" + esc(b.error) + "</span></li>";
       }).join("") + "</ul>";
     }
-    html += '<h2>Lineage <small class="muted">(tests hidden; <a href="' + graphHref("*") + '">open full screen</a>)</small></h2>' + legend() + graphBox();
+    var all = select("*", false);
+    html += '<h2>Lineage <small class="muted">(tests hidden; <a href="' + graphHref("*") + '">open full screen</a>)</small></h2>' + legend();
+    if (all.length > DAGRE_MAX) {
+      html += '<p id="big-graph">The project has ' + fmtInt(all.length) + ' nodes besides tests. <button id="draw-all">Draw them all</button> ' +
+        'or search for a node and use its lineage (e.g. <code>2+name+2</code> on the <a href="' + graphHref("*") + '">lineage page</a>).</p>';
+    }
+    html += graphBox();
     $("main").innerHTML = html;
-    setTimeout(function () { drawGraph($("graph"), select("*", false), null); }, 0);
+    if (all.length > DAGRE_MAX) {
+      $("graph").querySelector(".graph-note").textContent = "not drawn yet";
+      $("draw-all").addEventListener("click", function () { drawLater($("graph"), all, null); });
+    } else {
+      drawLater($("graph"), all, null);
+    }
   }
 
   function columnsTable(node) {
@@ -427,8 +464,8 @@
       var s = run && run.callers[c.node];
       html += "<tr><td>" + link(c.node) + "</td><td><code>" + esc(c.path) + (c.line ? ":" + esc(c.line) : "") + "</code></td>" +
         (s ? "<td class=num>" + fmtInt(s.rows_inferred) + "</td><td class=num>" + fmtInt(s.rows_from_cache) + "</td><td class=num>" +
-          fmtInt(s.rows_null) + "</td><td class=num>" + fmtRate(s.rows_per_second) + "</td><td>" + esc(s.provider || "") + "</td><td>" +
-          esc(fmtTime(s.completed_at)) + "</td>" : '<td colspan="6" class="muted">not in the last run</td>') + "</tr>";
+          fmtInt(s.rows_null) + "</td><td class=num>" + fmtRate(s.rows_per_second) + '</td><td title="' + esc(s.provider || "") + '">' + esc(shortProvider(s.provider)) + "</td><td class=num>" +
+          esc(fmtTime(s.completed_at).slice(11)) + "</td>" : '<td colspan="6" class="muted">not in the last run</td>') + "</tr>";
     });
     html += "</table>";
     if (node.output_columns.length) {
@@ -499,7 +536,7 @@
       $("up-depth").textContent = depth.up === 9 ? "all" : depth.up;
       $("down-depth").textContent = depth.down === 9 ? "all" : depth.down;
       $("graph-link").href = graphHref(selector.replace(id, node.name), depth.tests);
-      drawGraph($("graph"), select(selector, depth.tests), id);
+      drawLater($("graph"), select(selector, depth.tests), id);
     }
     $("main").querySelectorAll("[data-depth]").forEach(function (button) {
       button.addEventListener("click", function () {
@@ -533,13 +570,13 @@
     setTimeout(function () {
       var ids = select(selector, tests);
       var cores = selector.indexOf("*") < 0 && selector.split(/\s+/).length === 1 ? matchCore(selector.replace(/^\d*\+|\+\d*$/g, "")) : [];
-      drawGraph($("graph"), ids, cores.length === 1 ? cores[0] : null);
+      drawLater($("graph"), ids, cores.length === 1 ? cores[0] : null);
     }, 0);
   }
 
   function route() {
     var hash = location.hash || "#!/";
-    if (state.cy) { state.cy.destroy(); state.cy = null; }
+    dropGraph();
     var node = currentNode();
     if (node) nodePage(node);
     else if (hash.indexOf("#!/graph") === 0) {
