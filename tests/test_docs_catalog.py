@@ -99,9 +99,6 @@ def test_column_types_are_the_databases(jaffle_docs: Path, catalog: dict) -> Non
             (row[0], row[1]) for row in described], uid
 
 
-@pytest.mark.xfail(reason="predsql types integer CSV seed columns BIGINT where dbt-duckdb types "
-                   "them INTEGER (seed typing is issue #10); the catalog reports the database",
-                   strict=False)
 def test_column_types_match_dbt(catalog: dict, dbt_catalog: dict) -> None:
     for section in ("nodes", "sources"):
         for uid, expected in dbt_catalog[section].items():

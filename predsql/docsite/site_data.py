@@ -223,7 +223,8 @@ def _function_entry(compiled: CompiledProject, card: dict[str, Any],
 def _onnx_entry(project: str, facts: OnnxFacts) -> dict[str, Any]:
     return {
         "id": onnx_id(project, facts.path), "type": "onnx_file", "kind": "onnx_file",
-        "name": facts.path.rsplit("/", 1)[-1], "path": facts.path, "fqn": [facts.path],
+        "name": facts.path.removeprefix("package://") if facts.path.startswith("package://")
+        else facts.path.rsplit("/", 1)[-1], "path": facts.path, "fqn": [facts.path],
         "tags": [], "materialized": "onnx_file", "relation": None,
         "description_html": to_html(facts.doc), "columns": [], "table_tests": [],
         "raw_sql": "", "compiled_sql": "", "config": {}, "catalog": None, "ml_calls": [],

@@ -354,7 +354,7 @@
       functions.forEach(function (id) {
         var n = NODES[id]; var totals = n.run ? n.run.totals : null;
         html += "<tr><td>" + link(id) + "</td><td><code>" + esc(n.card.signature) + "</code></td><td class=num>" +
-          fmtInt(n.children.length) + "</td><td class=num>" + (totals ? fmtInt(totals.rows_scored) : "–") + "</td><td>" +
+          fmtInt(new Set(n.callers.map(function (c) { return c.node; })).size) + "</td><td class=num>" + (totals ? fmtInt(totals.rows_scored) : "–") + "</td><td>" +
           (totals ? esc(totals.providers.join(", ")) : "–") + "</td></tr>";
       });
       html += "</table>";
@@ -433,7 +433,9 @@
         ["Device", esc(card.settings.device)],
         ["Cache", card.settings.cache ? "on (results kept per input values and fingerprint)" : "off"],
         ["NULL arguments", esc(card.settings.on_null)],
-        ["Threads", card.settings.threads ? esc(card.settings.threads) : null]
+        ["Threads", card.settings.threads ? esc(card.settings.threads) : null],
+        ["Tokenizer", card.text ? "<code>" + esc(card.text.tokenizer) + "</code>, max_length " + esc(card.text.max_length) +
+          ", " + esc(card.text.pooling) + " pooling" + (card.text.normalize ? ", normalized" : "") + (card.text.pair ? ", text pairs" : "") : null]
       ]);
     html += "<h3>Inputs</h3><table><tr><th>ONNX input</th><th>Element</th><th>Shape</th><th>SQL type</th><th>Arguments</th></tr>" +
       card.inputs.map(function (i) {
