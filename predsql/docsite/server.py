@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from predsql.errors import ProjectError
+from predsql.interrupts import Interrupted
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -38,7 +39,7 @@ def serve(target_dir: Path, host: str, port: int, open_browser: bool,
         webbrowser.open(url)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):  # Ctrl-C or SIGTERM: the way to stop serving
         pass
     finally:
         server.server_close()
