@@ -190,3 +190,29 @@ def test_a_graph_too_large_for_dagre_is_drawn_in_layers(browser, tmp_path: Path)
         e => e.source().position('x') < e.target().position('x'))""")
     assert "not built yet" not in page.inner_text("#main")
     page.close()
+
+
+def test_a_struct_function_card(browser, tmp_path: Path) -> None:
+    from docs_projects import multi_output_project
+
+    root = multi_output_project(tmp_path / "m")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto((root / "target" / "index.html").as_uri() + "#!/node/ml_function.m.two")
+    page.wait_for_selector("#model-card")
+    assert "STRUCT(score FLOAT, positive BIGINT)" in page.inner_text("#signature")
+    assert 'STRUCT("score" FLOAT, "positive" BIGINT)' in page.inner_text("#result-type")
+    outputs = page.inner_text("#outputs")
+    assert "STRUCT field" in outputs and "positive\tlabel\tint64\tBIGINT" in outputs
+    callers = page.inner_text("#callers")
+    assert "models/scored.sql:2, 3" in callers
+    assert "700" in page.inner_text("#run-stats")
+    page.goto((root / "target" / "index.html").as_uri() + "#!/node/ml_function.m.lr")
+    page.wait_for_function("document.querySelector('#model-card') && "
+                           "document.querySelector('#node-title').textContent === 'lr'")
+    card = page.inner_text("#model-card")
+    assert "Ray: 2 actors, 0.5 CPU / 0 GPU each" in card and "0, 1" in page.inner_text("#outputs")
+    page.locator("#model-card").screenshot(path=str(SCREENSHOTS / "struct-function-card.png"))
+    assert errors == [], errors
+    page.close()

@@ -21,6 +21,7 @@ import onnx
 import pytest
 
 from conftest import build_example, output, read_site_data, run_cli, write
+from docs_projects import multi_output_project
 
 CHURN = "ml_function.shop_ml.churn_probability"
 
@@ -91,8 +92,11 @@ def test_model_card_reads_the_onnx_file_and_the_registry(example: Path, site: di
                                  "monthly_spend FLOAT, support_tickets FLOAT) -> FLOAT")
     assert [i["sql_type"] for i in card["inputs"]] == ["VARCHAR", "FLOAT", "FLOAT", "FLOAT"]
     assert card["outputs"][0]["name"] == "output_probability"
+    assert (card["outputs"][0]["index"], card["outputs"][0]["labels"]) == (1, ["0", "1"])
+    assert (card["struct"], card["result_type"]) == (False, "FLOAT")
     assert card["settings"] == {"batch_size": None, "device": "auto", "cache": False,
-                                "on_null": "null", "threads": None}
+                                "on_null": "null", "threads": None,
+                                "executor": {"kind": "local"}}
     assert (card["defined_in"], card["defined_line"]) == ("functions/functions.yml", 2)
     manifest = json.loads((example / "target" / "manifest.json").read_text())
     assert card["fingerprint"] == manifest["predsql"]["functions"]["churn_probability"][
@@ -270,3 +274,100 @@ def test_docs_serve_errors(tmp_path: Path, example: Path) -> None:
         result = run_cli(example, "docs", "serve", "--no-browser", "--port",
                          str(busy.getsockname()[1]), code=2)
     assert "--port" in output(result)
+
+
+
+@pytest.fixture(scope="module")
+def multi_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return multi_output_project(tmp_path_factory.mktemp("multi") / "m")
+
+
+def test_multi_output_function_card(multi_output: Path) -> None:
+    from predsql.ml.registry import load_registry
+    from predsql.tasks import Options, load
+
+    nodes = read_site_data(multi_output / "target")["nodes"]
+    card = nodes["ml_function.m.two"]["card"]
+    fn = load_registry(load(Options(project_dir=multi_output))).functions["two"]
+    assert card["struct"] is True
+    assert card["result_type"] == fn.result_type == 'STRUCT("score" FLOAT, "positive" BIGINT)'
+    assert card["signature"] in run_cli(multi_output, "functions").stdout
+    assert [(o["field"], o["tensor"], o["sql_type"]) for o in card["outputs"]] == [
+        ("score", "score", "FLOAT"), ("positive", "label", "BIGINT")]
+    assert [(i["name"], i["columns"], i["shape"]) for i in card["inputs"]] == [
+        ("numeric", ["income", "debt", "age"], ["N", 3]), ("region", ["north", "south"], ["N", 2])]
+    assert card["settings"]["executor"] == {"kind": "local"}
+    facts = nodes["onnx_file.m.functions/two.onnx"]["onnx"]
+    assert [o["name"] for o in facts["outputs"]] == ["score", "label"]
+    # the two fields come from one inference pass: 700 rows, not 1,400
+    run = nodes["ml_function.m.two"]["run"]
+    assert run["totals"]["rows_inferred"] == run["totals"]["rows_scored"] == 700
+    # each line calling it, and the columns it computes
+    assert [(c["node"], c["line"]) for c in nodes["ml_function.m.two"]["callers"]] == [
+        ("model.m.scored", 2), ("model.m.scored", 3)]
+    columns = {c["name"]: c for c in nodes["model.m.scored"]["columns"]}
+    assert columns["score"]["ml"]["functions"] == ["two"]
+    assert {i["column"] for i in columns["positive"]["ml"]["inputs"]} == {
+        "income", "debt", "age", "north", "south"}
+    assert columns["positive"]["type"] == "BIGINT"
+
+
+def test_zipmap_classes_and_executor_settings_on_the_card(multi_output: Path) -> None:
+    card = read_site_data(multi_output / "target")["nodes"]["ml_function.m.lr"]["card"]
+    outputs = {o["field"]: o for o in card["outputs"]}
+    assert card["result_type"].startswith('STRUCT("output_label" BIGINT, "p1" FLOAT, "probs" FLOAT[2]')
+    assert outputs["probs"]["labels"] == ["0", "1"] and outputs["probs"]["width"] == 2
+    assert (outputs["p1"]["index"], outputs["p1"]["labels"]) == (1, ["0", "1"])
+    assert (card["settings"]["batch_size"], card["settings"]["cache"]) == (512, True)
+    assert card["settings"]["executor"] == {
+        "kind": "ray", "actors": [2, 2], "num_cpus_per_actor": 0.5, "num_gpus_per_actor": 0.0,
+        "batch_size": 65536}
+
+
+def test_snapshots_and_analyses_when_the_project_has_them(tmp_path: Path) -> None:
+    """A snapshot node (as the compiler makes them) gets a catalog entry, a place in
+    the graph and its own group; an analysis has no relation."""
+    import dataclasses
+
+    import duckdb
+
+    from predsql.console import Console
+    from predsql.docsite.catalog import build_catalog, read_database
+    from predsql.docsite.site_data import SiteInputs, site_document
+    from predsql.tasks import Options, open_session
+
+    root = write(tmp_path / "s", {
+        "predsql_project.yml": "name: s\n",
+        "models/orders_snapshot.sql": "select 1 as id, 'open' as status",
+        "models/report.sql": "select status, count(*) as n from {{ ref('orders_snapshot') }} "
+                             "group by status",
+        "models/adhoc.sql": "select * from {{ ref('report') }}",
+    })
+    with duckdb.connect(str(root / "s.duckdb")) as con:
+        con.execute("create table orders_snapshot as select 1 as id, 'open' as status, "
+                    "md5('1') as dbt_scd_id, now()::timestamp as dbt_updated_at, "
+                    "now()::timestamp as dbt_valid_from, null::timestamp as dbt_valid_to")
+        contents = read_database(con)
+    session = open_session(Options(project_dir=root), Console(quiet=True))
+    nodes = dict(session.compiled.nodes)
+    for uid, kind, materialized in (("model.s.orders_snapshot", "snapshot", "snapshot"),
+                                    ("model.s.adhoc", "analysis", "analysis")):
+        node = nodes.pop(uid)
+        new_id = uid.replace("model.", f"{kind}.")
+        nodes[new_id] = dataclasses.replace(
+            node, node=dataclasses.replace(node.node, resource_type=kind, unique_id=new_id),
+            config={**node.config, "materialized": materialized})
+    nodes["model.s.report"] = dataclasses.replace(
+        nodes["model.s.report"], depends_on=("snapshot.s.orders_snapshot",))
+    compiled = dataclasses.replace(session.compiled, nodes=nodes)
+    catalog = build_catalog(compiled, contents)
+    assert list(catalog["nodes"]) == ["snapshot.s.orders_snapshot"]
+    assert list(catalog["nodes"]["snapshot.s.orders_snapshot"]["columns"])[-1] == "dbt_valid_to"
+    document = site_document(SiteInputs(compiled, session.registry, contents, None))
+    snapshot = document["nodes"]["snapshot.s.orders_snapshot"]
+    assert (snapshot["type"], snapshot["relation"]) == ("snapshot", "main.orders_snapshot")
+    assert snapshot["catalog"]["row_count"] == 1
+    assert snapshot["children"] == ["model.s.report"]
+    assert document["project"]["counts"]["snapshot"] == 1
+    assert "snapshot" in document["project"]["type_order"]
+    assert document["nodes"]["analysis.s.adhoc"]["relation"] is None

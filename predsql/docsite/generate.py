@@ -14,6 +14,7 @@ from predsql.docsite.catalog import DatabaseContents, build_catalog, read_databa
 from predsql.docsite.run_stats import read_run_results
 from predsql.docsite.site_data import SiteInputs, site_document
 from predsql.docsite.site_files import site_size, write_site
+from predsql.executors.config import executor_config
 from predsql.project import Target
 from predsql.tasks import Options, Session, open_session
 
@@ -54,8 +55,10 @@ def generate(session: Session, *, empty_catalog: bool = False,
                                                          session.console)
     catalog = build_catalog(session.compiled, contents, started_at)
     catalog_path = write_catalog(project.target_dir, catalog)
+    executors = executor_config(project.target.executor, project.target.profile_file,
+                                session.options.executor)
     document = site_document(SiteInputs(session.compiled, session.registry, contents,
-                                        read_run_results(project.target_dir)))
+                                        read_run_results(project.target_dir), executors))
     index = write_site(project.target_dir, document)
     return GeneratedDocs(catalog_path, index, len(catalog["nodes"]) + len(catalog["sources"]),
                          len(document["nodes"]), site_size(project.target_dir))

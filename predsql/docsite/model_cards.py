@@ -13,6 +13,7 @@ from typing import Any
 
 import onnx
 
+from predsql.executors.config import ExecutorConfig
 from predsql.ml.registry import MlFunction, Registry
 
 
@@ -69,16 +70,6 @@ def onnx_facts(path: Path, shown_as: str) -> OnnxFacts:
     )
 
 
-def function_outputs(fn: MlFunction) -> tuple[Any, ...]:
-    """The values a call returns (several once a function has `outputs:`)."""
-    outputs = getattr(fn, "outputs", None)
-    return tuple(outputs) if outputs else (fn.output,)
-
-
-def result_type(fn: MlFunction) -> str:
-    return str(getattr(fn, "result_type", None) or fn.output.sql_type)
-
-
 def definition_line(yml: Path, name: str) -> int | None:
     """The line of `- name: <name>` in a registry file."""
     try:
@@ -109,14 +100,35 @@ def _shown_path(path: str, root: Path) -> str:
 
 
 def _text_settings(fn: MlFunction, root: Path) -> dict[str, Any] | None:
-    text = getattr(fn, "text", None)
+    text = fn.text
     if text is None:
         return None
     return {"tokenizer": _shown_path(text.tokenizer_file, root), "max_length": text.max_length,
             "pooling": text.pooling, "normalize": text.normalize, "pair": text.pair}
 
 
-def function_card(fn: MlFunction, root: Path) -> dict[str, Any]:
+def _executor(fn: MlFunction, executors: ExecutorConfig) -> dict[str, Any]:
+    """Where the function's batches run: this process, or Ray with its settings."""
+    choice = executors.for_function(fn.config.get("executor"), fn.yml_path, fn.name)
+    if choice.kind != "ray":
+        return {"kind": choice.kind}
+    ray = choice.ray
+    return {"kind": "ray", "actors": [ray.actors_min, ray.actors_max],
+            "num_cpus_per_actor": ray.num_cpus_per_actor,
+            "num_gpus_per_actor": ray.num_gpus_per_actor, "batch_size": ray.batch_size}
+
+
+def _outputs(fn: MlFunction) -> list[dict[str, Any]]:
+    """Each value a call returns; `labels`: the classes of a ZipMap's probabilities (the
+    one picked by `index`, or all of them in the array's order)."""
+    classes = {z.tensor: z.labels for z in fn.zipmaps}
+    return [{"name": o.name, "tensor": o.tensor, "elem": o.elem, "sql_type": o.sql_type,
+             "width": o.width, "index": o.index, "field": o.field,
+             "labels": list(o.labels or classes.get(o.tensor, ()))} for o in fn.outputs]
+
+
+def function_card(fn: MlFunction, root: Path,
+                  executors: ExecutorConfig | None = None) -> dict[str, Any]:
     """The registry's view of one function: signature, inputs, outputs, settings."""
     return {
         "name": fn.name,
@@ -127,32 +139,29 @@ def function_card(fn: MlFunction, root: Path) -> dict[str, Any]:
         "text": _text_settings(fn, root),
         "fingerprint": fn.fingerprint,
         "signature": fn.signature(),
-        "result_type": result_type(fn),
+        "result_type": fn.result_type,
+        "struct": fn.struct,  # `outputs:`: the call returns a STRUCT of the outputs
         "inputs": [
             {"name": i.name, "elem": i.elem, "sql_type": i.sql_type, "width": i.width,
-             "shape": ["N", i.width] if i.rank == 2 else ["N"],
-             "columns": list(getattr(i, "columns", ()) or ())}
+             "shape": ["N", i.width] if i.rank == 2 else ["N"], "columns": list(i.columns)}
             for i in fn.inputs
         ],
-        "outputs": [
-            {"name": o.name, "tensor": o.tensor, "elem": o.elem, "sql_type": o.sql_type,
-             "width": o.width, "index": o.index, "field": getattr(o, "field", "") or ""}
-            for o in function_outputs(fn)
-        ],
+        "outputs": _outputs(fn),
         "settings": {
             "batch_size": fn.batch_size, "device": fn.device, "cache": fn.cache,
             "on_null": fn.on_null, "threads": fn.threads,
+            "executor": _executor(fn, executors or ExecutorConfig()),
         },
     }
 
 
-def registry_cards(registry: Registry, root: Path) -> tuple[dict[str, dict[str, Any]],
-                                                            dict[str, OnnxFacts]]:
+def registry_cards(registry: Registry, root: Path, executors: ExecutorConfig | None = None,
+                   ) -> tuple[dict[str, dict[str, Any]], dict[str, OnnxFacts]]:
     """Cards of every function, and the facts of every ONNX file they use (read once)."""
     cards: dict[str, dict[str, Any]] = {}
     files: dict[str, OnnxFacts] = {}
     for fn in registry.functions.values():
-        card = function_card(fn, root)
+        card = function_card(fn, root, executors)
         if card["model_file"] not in files:
             files[card["model_file"]] = onnx_facts(fn.model_path, card["model_file"])
         cards[fn.name] = card
@@ -161,6 +170,5 @@ def registry_cards(registry: Registry, root: Path) -> tuple[dict[str, dict[str, 
 
 def broken_functions(registry: Registry) -> dict[str, dict[str, str]]:
     """Functions the registry could not load (when it keeps them), with their error."""
-    broken = getattr(registry, "broken", None) or {}
     return {name: {"defined_in": str(b.yml_path), "error": b.message()}
-            for name, b in broken.items()}
+            for name, b in registry.broken.items()}

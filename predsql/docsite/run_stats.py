@@ -47,7 +47,7 @@ def function_runs(run_results: dict[str, Any] | None) -> dict[str, dict[str, Any
         for name, stats in functions.items():
             entry = runs.setdefault(name, {"invocation": invocation, "callers": {},
                                            "totals": {k: 0 for k in SUMMED}})
-            caller = {k: stats.get(k) for k in (*SUMMED, "provider", "fingerprint",
+            caller = {k: stats.get(k) for k in (*SUMMED, "provider", "fingerprint", "executor",
                                                 "rows_per_second", "inference_seconds")}
             caller.update(status=result.get("status"), completed_at=_completed_at(result))
             entry["callers"][result.get("unique_id")] = caller

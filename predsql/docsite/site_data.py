@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +26,7 @@ from predsql.docsite.markdown_text import to_html
 from predsql.docsite.ml_columns import ml_output_columns
 from predsql.docsite.model_cards import OnnxFacts, broken_functions, registry_cards
 from predsql.docsite.run_stats import function_runs
+from predsql.executors.config import ExecutorConfig
 from predsql.ml.registry import Registry
 from predsql.nodes import Source
 
@@ -37,12 +39,13 @@ class SiteInputs:
     registry: Registry
     contents: DatabaseContents | None  # None: no database yet
     run_results: dict[str, Any] | None
+    executors: ExecutorConfig | None = None  # the target's executor (local when None)
 
 
 def site_document(inputs: SiteInputs) -> dict[str, Any]:
     compiled, registry = inputs.compiled, inputs.registry
     root = compiled.project.root
-    cards, files = registry_cards(registry, root)
+    cards, files = registry_cards(registry, root, inputs.executors)
     model_files = {name: card["model_file"] for name, card in cards.items()}
     parents = node_parents(compiled, registry, model_files)
     nodes: dict[str, dict[str, Any]] = {}
@@ -156,7 +159,7 @@ def _node_entry(node: CompiledNode, contents: DatabaseContents | None,
         "id": node.unique_id, "type": node.resource_type, "kind": kind, "name": node.name,
         "path": node.node.rel_path, "fqn": list(node.node.fqn), "tags": node.tags,
         "materialized": node.materialized,
-        "relation": None if node.materialized in ("ephemeral", "test") else
+        "relation": None if node.materialized in ("ephemeral", "test", "analysis") else
         f"{node.schema}.{node.alias}",
         "description_html": to_html(node.node.description),
         "columns": _columns(node.node.columns, rel, tests, ml),
@@ -166,7 +169,7 @@ def _node_entry(node: CompiledNode, contents: DatabaseContents | None,
         "config": {k: v for k, v in {**node.config, "materialized": node.materialized}.items()
                    if not k.startswith("__")},
         "catalog": _catalog_facts(rel, contents.database if contents else None),
-        "ml_calls": _unique_calls(extra.get("ml_calls") or []),
+        "ml_calls": call_sites(node),
     }
     if node.resource_type == "test":
         entry["test"] = {"test_type": extra.get("test_type"), "test_name": extra.get("test_name"),
@@ -176,8 +179,22 @@ def _node_entry(node: CompiledNode, contents: DatabaseContents | None,
     return entry
 
 
-def _unique_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found = {(c["function"], c.get("line")): None for c in calls}
+def _lines_calling(raw_sql: str, function: str) -> list[int]:
+    pattern = re.compile(rf"\b{re.escape(function)}\s*\(", re.IGNORECASE)
+    return [number for number, line in enumerate(raw_sql.splitlines(), start=1)
+            if pattern.search(line)]
+
+
+def call_sites(node: CompiledNode) -> list[dict[str, Any]]:
+    """Each (function, line) where the node's source calls an ML function: every line
+    naming the function, or the line the analysis recorded when the call comes from a
+    macro (not in the node's own source)."""
+    calls = node.extra.get("ml_calls") or []
+    found: dict[tuple[str, int | None], None] = {}
+    for function in dict.fromkeys(c["function"] for c in calls if not c.get("broken")):
+        lines = _lines_calling(node.node.raw_sql, function) or [
+            c.get("line") for c in calls if c["function"] == function][:1]
+        found.update({(function, line): None for line in lines})
     return [{"function": f, "line": line} for f, line in found]
 
 
@@ -204,7 +221,7 @@ def _function_entry(compiled: CompiledProject, card: dict[str, Any],
     callers = [
         {"node": uid, "path": node.node.rel_path, "line": call["line"]}
         for uid, node in compiled.nodes.items() if node.resource_type != "test"
-        for call in _unique_calls(node.extra.get("ml_calls") or []) if call["function"] == name
+        for call in call_sites(node) if call["function"] == name
     ]
     outputs = [{"node": uid, "column": column}
                for uid, columns in ml_columns.items()

@@ -418,6 +418,13 @@
     }).join("") + "</ul>";
   }
 
+  function executorText(e) {
+    if (!e || e.kind !== "ray") return "local (onnxruntime in the predsql process)";
+    var actors = e.actors[1] === null ? e.actors[0] + " or more (as many as fit)" : e.actors[0] === e.actors[1] ? e.actors[0] : e.actors.join("–");
+    return "Ray: " + actors + " actors, " + e.num_cpus_per_actor + " CPU / " + e.num_gpus_per_actor + " GPU each, batches of " +
+      fmtInt(e.batch_size) + " rows";
+  }
+
   function modelCard(node) {
     var card = node.card; var run = node.run; var file = NODES["onnx_file." + PROJECT.name + "." + card.model_file];
     var onnx = file ? file.onnx : null;
@@ -431,6 +438,7 @@
         ["Defined in", "<code>" + esc(card.defined_in + (card.defined_line ? ":" + card.defined_line : "")) + "</code>"],
         ["Batch size", esc(card.settings.batch_size || "default for the device")],
         ["Device", esc(card.settings.device)],
+        ["Executor", esc(executorText(card.settings.executor))],
         ["Cache", card.settings.cache ? "on (results kept per input values and fingerprint)" : "off"],
         ["NULL arguments", esc(card.settings.on_null)],
         ["Threads", card.settings.threads ? esc(card.settings.threads) : null],
@@ -442,10 +450,15 @@
         return "<tr><td><code>" + esc(i.name) + "</code></td><td>" + esc(i.elem) + "</td><td>[" + esc(i.shape.join(", ")) +
           "]</td><td><code>" + esc(i.sql_type) + "</code></td><td>" + esc(i.columns.length ? i.columns.join(", ") : i.width) + "</td></tr>";
       }).join("") + "</table>";
-    html += "<h3>Outputs</h3><table><tr><th>Output</th><th>Tensor</th><th>SQL type</th><th>Column picked</th></tr>" +
+    html += "<h3>Outputs</h3><p id=\"result-type\">" + (card.struct ?
+      "Each call returns <code>" + esc(card.result_type) + "</code> (one inference pass; use <code>" + esc(card.name) +
+      "(…)." + esc(card.outputs[0].field) + "</code>)." : "Each call returns <code>" + esc(card.result_type) + "</code>.") + "</p>" +
+      "<table id=\"outputs\"><tr><th>" + (card.struct ? "STRUCT field" : "Output") + "</th><th>ONNX tensor</th><th>Element</th>" +
+      "<th>SQL type</th><th>Column picked</th><th>Classes</th></tr>" +
       card.outputs.map(function (o) {
-        return "<tr><td><code>" + esc(o.field || o.name) + "</code></td><td>" + esc(o.tensor) + "</td><td><code>" +
-          esc(o.sql_type) + "</code></td><td>" + esc(o.index === null ? "" : o.index) + "</td></tr>";
+        return "<tr><td><code>" + esc(o.field || o.name) + "</code></td><td><code>" + esc(o.tensor) + "</code></td><td>" + esc(o.elem) +
+          "</td><td><code>" + esc(o.sql_type) + "</code></td><td>" + esc(o.index === null ? "" : o.index) + "</td><td>" +
+          esc(o.index !== null && o.labels.length ? "class " + o.labels[o.index] + " of " + o.labels.join(", ") : o.labels.join(", ")) + "</td></tr>";
       }).join("") + "</table>";
     html += "<h3>Last run</h3>";
     if (run) {
@@ -460,16 +473,24 @@
     } else {
       html += '<p class="muted" id="run-stats">No model calling this function ran in the last run_results.json.</p>';
     }
-    html += "<h3>Called by</h3><table id=\"callers\"><tr><th>Model</th><th>File and line</th><th class=num>Rows inferred</th>" +
-      "<th class=num>From cache</th><th class=num>NULL rows</th><th class=num>Rows/s</th><th>Provider</th><th>Finished</th></tr>";
+    var byModel = {}; var models = [];
     node.callers.forEach(function (c) {
-      var s = run && run.callers[c.node];
-      html += "<tr><td>" + link(c.node) + "</td><td><code>" + esc(c.path) + (c.line ? ":" + esc(c.line) : "") + "</code></td>" +
+      if (!byModel[c.node]) { byModel[c.node] = { path: c.path, lines: [] }; models.push(c.node); }
+      if (c.line) byModel[c.node].lines.push(c.line);
+    });
+    html += "<h3>Called by</h3>";
+    if (!models.length) html += '<p class="muted" id="callers">No model calls it.</p>';
+    else html += "<table id=\"callers\"><tr><th>Model</th><th>File and line</th><th class=num>Rows inferred</th>" +
+      "<th class=num>From cache</th><th class=num>NULL rows</th><th class=num>Rows/s</th><th>Provider</th><th>Finished</th></tr>";
+    models.forEach(function (id) {
+      var s = run && run.callers[id]; var where = byModel[id];
+      html += "<tr><td>" + link(id) + "</td><td><code>" + esc(where.path) + (where.lines.length ? ":" + esc(where.lines.join(", ")) : "") + "</code></td>" +
         (s ? "<td class=num>" + fmtInt(s.rows_inferred) + "</td><td class=num>" + fmtInt(s.rows_from_cache) + "</td><td class=num>" +
-          fmtInt(s.rows_null) + "</td><td class=num>" + fmtRate(s.rows_per_second) + '</td><td title="' + esc(s.provider || "") + '">' + esc(shortProvider(s.provider)) + "</td><td class=num>" +
+          fmtInt(s.rows_null) + "</td><td class=num>" + fmtRate(s.rows_per_second) + '</td><td title="' + esc(s.provider || "") + '">' + esc(shortProvider(s.provider)) +
+          (s.executor && s.executor !== "local" ? " (" + esc(s.executor) + ")" : "") + "</td><td class=num>" +
           esc(fmtTime(s.completed_at).slice(11)) + "</td>" : '<td colspan="6" class="muted">not in the last run</td>') + "</tr>";
     });
-    html += "</table>";
+    if (models.length) html += "</table>";
     if (node.output_columns.length) {
       html += "<h3>Output columns</h3><ul>" + node.output_columns.map(function (o) {
         return "<li>" + link(o.node, (NODES[o.node] ? NODES[o.node].name : o.node) + "." + o.column) + "</li>";
