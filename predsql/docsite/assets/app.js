@@ -486,7 +486,7 @@
       var s = run && run.callers[id]; var where = byModel[id];
       html += "<tr><td>" + link(id) + "</td><td><code>" + esc(where.path) + (where.lines.length ? ":" + esc(where.lines.join(", ")) : "") + "</code></td>" +
         (s ? "<td class=num>" + fmtInt(s.rows_inferred) + "</td><td class=num>" + fmtInt(s.rows_from_cache) + "</td><td class=num>" +
-          fmtInt(s.rows_null) + "</td><td class=num>" + fmtRate(s.rows_per_second) + '</td><td title="' + esc(s.provider || "") + '">' + esc(shortProvider(s.provider)) +
+          fmtInt(s.rows_null) + "</td><td class=num>" + fmtInt(s.rows_per_second === null ? null : Math.round(s.rows_per_second)) + '</td><td title="' + esc(s.provider || "") + '">' + esc(shortProvider(s.provider)) +
           (s.executor && s.executor !== "local" ? " (" + esc(s.executor) + ")" : "") + "</td><td class=num>" +
           esc(fmtTime(s.completed_at).slice(11)) + "</td>" : '<td colspan="6" class="muted">not in the last run</td>') + "</tr>";
     });
