@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 import sys
 import traceback
@@ -121,11 +120,36 @@ def current_invocation() -> Invocation:
     return found if found is not None else Invocation()
 
 
+class MultiValueOption(click.Option):
+    """An option that takes every value up to the next option, as dbt's `-s a b` does
+    (repeating the option works too)."""
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:
+                continue
+            single = option.process
+
+            def process(value: Any, state: Any, single: Any = single) -> None:
+                single(value, state)
+                while state.rargs and not state.rargs[0].startswith("-"):
+                    single(state.rargs.pop(0), state)
+
+            option.process = process
+
+
 def selection(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--state", type=click.Path(file_okay=False, path_type=Path),
                         default=None, help="A saved target/ folder for state:modified.")(func)
-    func = click.option("--select", "-s", "select", multiple=True, help="Nodes to include.")(func)
-    func = click.option("--exclude", multiple=True, help="Nodes to leave out.")(func)
+    func = click.option("--select", "-s", "--models", "-m", "select", multiple=True,
+                        cls=MultiValueOption, help="Nodes to include (several values allowed).")(func)
+    func = click.option("--exclude", multiple=True, cls=MultiValueOption,
+                        help="Nodes to leave out (several values allowed).")(func)
+    func = click.option("--indirect-selection", default="eager",
+                        type=click.Choice(["eager", "cautious", "buildable", "empty"]),
+                        help="Which tests of the selected nodes are selected too (dbt's modes).")(func)
     return func
 
 
@@ -233,31 +257,24 @@ def compile_cmd(options: Options, console: Console, **kwargs: Any) -> int:
 
 @main.command("ls", context_settings=CONTEXT)
 @selection
-@click.option("--output", "-o", type=click.Choice(["text", "json", "name", "path"]), default="text")
-@click.option("--resource-type", default=None)
+@click.option("--output", "-o", type=click.Choice(["selector", "json", "name", "path", "text"]),
+              default="selector", help="What each line shows (text is selector).")
+@click.option("--resource-type", "resource_types", multiple=True, cls=MultiValueOption,
+              help="Only these kinds: model, seed, snapshot, source, test, unit_test, "
+              "analysis, all, default.")
+@click.option("--exclude-resource-type", "exclude_types", multiple=True, cls=MultiValueOption,
+              help="Leave these kinds out.")
 @common
-def ls_cmd(options: Options, console: Console, output: str, resource_type: str | None,
-           **kwargs: Any) -> int:
-    """List the selected nodes."""
-    from predsql.tasks import selected
+def ls_cmd(options: Options, console: Console, output: str, resource_types: tuple[str, ...],
+           exclude_types: tuple[str, ...], **kwargs: Any) -> int:
+    """List the selected nodes, as dbt ls does (sorted by unique id)."""
+    from predsql.listing import list_lines
 
     session = open_session(_apply(options, **kwargs), console)
-    for uid in selected(session, "ls"):
-        node = session.compiled.nodes[uid]
-        if resource_type and node.resource_type != resource_type:
-            continue
-        if output == "json":
-            click.echo(json.dumps({"name": node.name, "resource_type": node.resource_type,
-                                   "unique_id": uid, "path": node.node.rel_path,
-                                   "config": {"materialized": node.materialized,
-                                              "tags": node.tags},
-                                   "depends_on": list(node.depends_on)}))
-        elif output == "path":
-            click.echo(node.node.rel_path)
-        elif output == "name":
-            click.echo(node.name)
-        else:
-            click.echo(".".join(node.node.fqn))
+    for line in list_lines(session, "selector" if output == "text" else output,
+                           tuple(resource_types), tuple(exclude_types),
+                           warn=lambda message: click.echo(message, err=True)):
+        click.echo(line)
     return 0
 
 

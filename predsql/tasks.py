@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class Options:
     which: str = "compile"
     only: tuple[str, ...] | None = None  # `retry`: exactly these unique ids
     dry_run: bool = False
+    indirect_selection: str = "eager"
 
 
 @dataclass
@@ -144,34 +146,29 @@ def _report_config_keys(session: Session) -> None:
             )
 
 
-def selected(session: Session, command: str) -> list[str]:
-    kinds = RUNNABLE.get(command, ("model", "seed", "test"))
+def selected_ids(session: Session, warn: Callable[[str], None] | None = None,
+                 indirect: str | None = None) -> set[str]:
+    """Every node (sources included) `--select`/`--exclude` pick, tests indirectly as dbt
+    does; a selector term that matches nothing is a warning, as in dbt."""
     methods = {**test_selector_methods(session.compiled),
                "state": state_selector(session.options.state)}
     if session.options.only is not None:  # `retry`: the nodes the last run did not finish
-        chosen = set(session.options.only) & set(session.compiled.nodes)
-    else:
-        chosen = select(session.compiled, session.options.select, session.options.exclude,
-                        methods)
-        if "test" in kinds and command != "compile":
-            chosen = _with_tests_of(session.compiled, chosen)
-    order = session.compiled.graph.ordered(chosen)
+        return set(session.options.only) & set(session.compiled.nodes)
+    return select(session.compiled, session.options.select, session.options.exclude, methods,
+                  indirect=indirect or session.options.indirect_selection,
+                  warn=warn or session.console.warn)
+
+
+def selected(session: Session, command: str) -> list[str]:
+    kinds = RUNNABLE.get(command, ("model", "seed", "test"))
+    # compile checks the selected nodes only: tests are not pulled in with them
+    order = session.compiled.graph.ordered(
+        selected_ids(session, indirect="empty" if command == "compile" else None))
     return [
         uid for uid in order
         if session.compiled.nodes[uid].resource_type in kinds
         and (command == "compile" or session.compiled.nodes[uid].materialized != "ephemeral")
     ]
-
-
-def _with_tests_of(compiled: CompiledProject, chosen: set[str]) -> set[str]:
-    """A test is selected with the models it tests (all of them)."""
-    result = set(chosen)
-    for uid, node in compiled.nodes.items():
-        if node.resource_type == "test":
-            tested = set(node.extra.get("attached_to", [])) or set(node.depends_on)
-            if tested and tested <= (chosen | set(compiled.sources_ids())):
-                result.add(uid)
-    return result
 
 
 def warn_broken_functions(session: Session) -> None:

@@ -57,7 +57,8 @@ def check_same(expected: list[dict], outcomes: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("case", RECORDED)
 def test_same_as_recorded_dbt(case: str, tmp_path: Path) -> None:
     expected = harness.read_expected(case)["outcomes"]
-    check_same(expected, harness.run_case(case, tmp_path, harness.predsql_invoke))
+    check_same(expected, harness.run_case(case, tmp_path, harness.predsql_invoke,
+                                          harness.predsql_ls_invoke))
 
 
 @pytest.mark.dbt_live
@@ -67,4 +68,5 @@ def test_same_as_live_dbt(case: str, tmp_path: Path) -> None:
         pytest.skip(f"no dbt at {harness.DBT} (set DBT_BIN)")
     dbt = harness.run_case(case, tmp_path / "dbt", harness.dbt_invoke, harness.dbt_ls_invoke)
     check_same(harness.comparable(dbt),
-               harness.run_case(case, tmp_path / "predsql", harness.predsql_invoke))
+               harness.run_case(case, tmp_path / "predsql", harness.predsql_invoke,
+                                harness.predsql_ls_invoke))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import output, run_cli
 
 
 def names(jaffle: Path, *args: str) -> set[str]:
@@ -35,7 +35,11 @@ STAGING = {"stg_customers", "stg_orders", "stg_payments"}
         ("path:models/staging/stg_orders.sql", {"stg_orders"}),
         ("config.materialized:view", STAGING),
         ("config.materialized:table", {"orders", "customers"}),
-        ("stg_*", STAGING),
+        ("stg_*", set()),  # as dbt: a bare wildcard matches the fqn from its start
+        ("staging.stg_*", STAGING),
+        ("name:stg_*", STAGING),
+        ("*orders", {"stg_orders", "orders"}),
+        ("staging", STAGING),
         ("orders customers", {"orders", "customers"}),
         ("tag:staging,stg_orders+", {"stg_orders"}),
         ("+orders,config.materialized:view", {"stg_orders", "stg_payments"}),
@@ -56,7 +60,12 @@ def test_seeds_and_tests_are_selectable(jaffle: Path) -> None:
     assert "raw_orders" in all_names(jaffle, "-s", "+stg_orders")
     tests = set(run_cli(jaffle, "ls", "--output", "name", "--resource-type", "test",
                         "-s", "customers").stdout.split())
-    assert tests == {"unique_customers_customer_id", "not_null_customers_customer_id"}
+    own = {"unique_customers_customer_id", "not_null_customers_customer_id"}
+    # dbt's eager indirect selection: a test is selected when any of its parents is
+    assert tests == own | {"relationships_orders_customer_id__customer_id__ref_customers_"}
+    cautious = set(run_cli(jaffle, "ls", "--output", "name", "--resource-type", "test",
+                           "-s", "customers", "--indirect-selection", "cautious").stdout.split())
+    assert cautious == own
 
 
 def test_ls_json(jaffle: Path) -> None:
@@ -65,7 +74,7 @@ def test_ls_json(jaffle: Path) -> None:
     entry = json.loads(lines[0])
     assert entry["name"] == "orders"
     assert entry["config"]["materialized"] == "table"
-    assert "model.jaffle_shop.stg_orders" in entry["depends_on"]
+    assert "model.jaffle_shop.stg_orders" in entry["depends_on"]["nodes"]
 
 
 def test_bad_selector_is_exit_2(jaffle: Path) -> None:
@@ -77,3 +86,15 @@ def test_run_only_selected(jaffle: Path) -> None:
     run_cli(jaffle, "seed")
     result = run_cli(jaffle, "run", "-s", "+stg_orders")
     assert "1 of 1" in result.stdout
+
+
+def test_several_values_after_one_flag_and_no_match_warning(jaffle: Path) -> None:
+    result = run_cli(jaffle, "ls", "--output", "name", "-s", "orders", "customers", "nope",
+                     "--resource-type", "model")
+    assert set(result.stdout.split()) == {"orders", "customers"}
+    assert "The selection criterion 'nope' does not match any enabled nodes" in result.stderr
+    run_cli(jaffle, "seed")
+    result = run_cli(jaffle, "run", "-s", "nope", "--exclude", "nope2")
+    for term in ("nope", "nope2"):
+        assert f"The selection criterion '{term}' does not match any enabled nodes" in (
+            output(result))

@@ -243,3 +243,18 @@ def predsql_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
     finally:
         os.chdir(previous)
     return result.exit_code, result.stdout + result.stderr
+
+
+def predsql_ls_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
+    """predsql's stdout only, as `dbt --quiet ls` prints only the list."""
+    from click.testing import CliRunner
+
+    from predsql.cli import main
+
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+    return result.exit_code, result.stdout
