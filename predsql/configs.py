@@ -18,6 +18,8 @@ SUPPORTED_KEYS = frozenset(
         "column_types", "quote_columns", "delimiter", "meta",
         "severity", "store_failures", "warn_if", "error_if", "limit", "where",
         "fail_calc", "ml_metadata", "pre-hook", "post-hook", "pre_hook", "post_hook",
+        "incremental_predicates", "predicates", "merge_update_columns",
+        "merge_exclude_columns", "merge_update_condition", "merge_insert_condition",
     }
 )
 # dbt keys predsql accepts and ignores (a --debug note says so).

@@ -1,4 +1,5 @@
-"""The incremental materialization: strategies and schema changes, in one transaction.
+"""The incremental materialization: schema changes and the strategy (strategies.py)
+in one transaction.
 
 The new rows are built into `__predsql_tmp_<name>` first; schema changes and the
 strategy's DELETE / INSERT / MERGE then run inside one transaction, so a failed
@@ -22,29 +23,14 @@ from predsql.materializations.base import (
     run_before_commit,
     temp_name,
 )
+from predsql.materializations.strategies import (
+    StrategyConfig,
+    describe,
+    strategy_config,
+    strategy_sql,
+)
 
-STRATEGIES = ("append", "delete+insert", "merge")
 SCHEMA_MODES = ("ignore", "fail", "append_new_columns", "sync_all_columns")
-
-
-def unique_key(node: CompiledNode) -> list[str]:
-    key = node.config.get("unique_key")
-    if key is None:
-        return []
-    return [key] if isinstance(key, str) else [str(k) for k in key]
-
-
-def strategy_of(node: CompiledNode) -> str:
-    default = "delete+insert" if unique_key(node) else "append"
-    strategy = str(node.config.get("incremental_strategy") or default)
-    if strategy not in STRATEGIES:
-        raise ProjectError(f"model {node.name!r}: unknown incremental_strategy {strategy!r}",
-                           path=node.node.rel_path, hint=f"use one of: {', '.join(STRATEGIES)}")
-    if strategy in ("delete+insert", "merge") and not unique_key(node):
-        raise ProjectError(f"model {node.name!r}: incremental_strategy {strategy!r} needs a "
-                           "unique_key", path=node.node.rel_path,
-                           hint="set unique_key (a column or a list), or use 'append'")
-    return strategy
 
 
 def _columns(cursor: duckdb.DuckDBPyConnection, rel: str) -> dict[str, str]:
@@ -84,64 +70,32 @@ def sync_schema(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, target: s
     return [c for c in new if c in old]
 
 
-def _check_keys(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, temp: str,
-                keys: list[str]) -> None:
-    condition = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-    nulls = cursor.execute(f"SELECT count(*) FROM {temp} WHERE {condition}").fetchall()[0][0]
-    if nulls:
-        raise ExecutionError(
-            f"model {node.name!r}: {nulls} new rows have NULL in the unique_key "
-            f"({', '.join(keys)})",
-            path=node.node.rel_path,
-            hint="a NULL key can match nothing; filter those rows or coalesce the key",
-        )
-
-
-def apply_strategy(cursor: duckdb.DuckDBPyConnection, strategy: str, target: str, temp: str,
-                   columns: list[str], keys: list[str]) -> None:
-    cols = ", ".join(quote(c) for c in columns)
-    match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
-    if strategy == "delete+insert":
-        cursor.execute(f"DELETE FROM {target} AS t WHERE EXISTS "
-                       f"(SELECT 1 FROM {temp} AS s WHERE {match})")
-    if strategy in ("append", "delete+insert"):
-        cursor.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {temp}")
-        return
-    updates = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns if c not in keys)
-    values = ", ".join(f"s.{quote(c)}" for c in columns)
-    matched = f"WHEN MATCHED THEN UPDATE SET {updates} " if updates else ""
-    cursor.execute(f"MERGE INTO {target} AS t USING {temp} AS s ON {match} {matched}"
-                   f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})")
-
-
 class IncrementalMaterialization:
     def build(self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
               catalog: RelationCatalog) -> BuildResult:
         if not node.extra.get("is_incremental") or catalog.kind(
                 node.schema, node.alias) != "BASE TABLE":
             return TableMaterialization().build(cursor, node, rows, catalog)
-        strategy = strategy_of(node)
-        keys = unique_key(node)
+        config = strategy_config(node)
         temp = temp_name(node)
         temp_rel = relation(node.schema, temp)
         catalog.drop(cursor, node.schema, temp)
         try:
             count = rows.create_table(cursor, temp_rel)
             catalog.record(node.schema, temp, "BASE TABLE")
-            if keys:
-                _check_keys(cursor, node, temp_rel, keys)
-            self._apply(cursor, node, strategy, temp_rel, keys)
+            self._apply(cursor, node, config, temp_rel)
         finally:
             drop_quietly(cursor, catalog, node.schema, temp)
-        stats: dict[str, Any] = {"incremental_strategy": strategy, **rows.stats()}
+        stats: dict[str, Any] = {**describe(config), **rows.stats()}
         return BuildResult(count, f"INSERT {count}", stats)
 
-    def _apply(self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, strategy: str,
-               temp: str, keys: list[str]) -> None:
+    def _apply(self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
+               config: StrategyConfig, temp: str) -> None:
         cursor.begin()
         try:
             columns = sync_schema(cursor, node, node.relation, temp)
-            apply_strategy(cursor, strategy, node.relation, temp, columns, keys)
+            for statement in strategy_sql(config, node.relation, temp, columns):
+                cursor.execute(statement)
             run_before_commit(cursor)
             cursor.commit()
         except BaseException:

@@ -38,6 +38,10 @@ PROJECTS = HERE / "projects"
 EXPECTED = HERE / "expected"
 DBT = os.environ.get("DBT_BIN", "/work/venvs/dbt/bin/dbt")
 INTERNAL_PREFIXES = ("__predsql",)
+# dbt-duckdb 1.10 leaves `<model>__dbt_backup` behind after an incremental
+# --full-refresh (its DROP runs after the commit and is never committed); predsql
+# leaves nothing. Not compared (docs/dbt-compatibility.md).
+LEFTOVER_SUFFIXES = ("__dbt_backup",)
 
 Invoke = Callable[[list[str], Path], tuple[int, str]]
 
@@ -190,6 +194,8 @@ def dump_database(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for catalog, schema, name, kind in rows:
             if name.startswith(INTERNAL_PREFIXES) or schema.startswith(INTERNAL_PREFIXES):
+                continue
+            if name.endswith(LEFTOVER_SUFFIXES):
                 continue
             key = f"{schema}.{name}" if catalog == main else f"{catalog}.{schema}.{name}"
             if key in skip or name in skip:

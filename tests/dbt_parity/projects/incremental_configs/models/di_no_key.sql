@@ -1,0 +1,2 @@
+{{ config(incremental_strategy='delete+insert') }}
+select * from {{ ref('src') }}

@@ -1,0 +1,2 @@
+{{ config(incremental_strategy='merge') }}
+select * from {{ ref('src') }}
