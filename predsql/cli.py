@@ -165,7 +165,13 @@ def execution(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--no-cache", is_flag=True, help="Ignore the prediction cache.")(func)
     func = click.option("--lock-timeout", type=float, default=0.0,
                         help="Seconds to wait for a database held by another run.")(func)
-    return func
+    return empty_flag(func)
+
+
+def empty_flag(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--empty", is_flag=True,
+                        help="Refs and sources read zero rows (schema-only builds, as dbt's "
+                        "--empty); seeds still load.")(func)
 
 
 def _apply(options: Options, **kwargs: Any) -> Options:
@@ -247,6 +253,7 @@ def retry_cmd(options: Options, console: Console, threads: int | None,
 
 @main.command("compile", context_settings=CONTEXT)
 @selection
+@empty_flag
 @common
 def compile_cmd(options: Options, console: Console, **kwargs: Any) -> int:
     """Render and check; write target/compiled/ and manifest.json."""

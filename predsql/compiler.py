@@ -162,6 +162,7 @@ def compile_project(
     state = RenderState(project, props, resolve_ref=parse_ref, relation_of=relation_of,
                         incremental=incremental_check(tables, full_refresh, relation_of))
     state.full_refresh = full_refresh
+    state.empty = bool((flags or {}).get("EMPTY"))
     renderer = Renderer(project, props, state, db=db, log=log, flags=flags)
 
     state.parsing = True
@@ -199,9 +200,33 @@ def compile_project(
                              recompilers=_model_recompilers(compiled, renderer, nodes_by_name))
     result = add_generic_tests(result, renderer)
     result = add_unit_tests(result, renderer)
+    check_unique_relations(result.nodes)
     paths = {uid: c.node.rel_path for uid, c in result.nodes.items()}
     graph = build_graph({uid: c.depends_on for uid, c in result.nodes.items()}, paths)
     return replace(result, graph=graph)
+
+
+def check_unique_relations(nodes: dict[str, CompiledNode]) -> None:
+    """Two resources that resolve to one relation are refused, as dbt refuses them
+    (models, ephemeral ones too, seeds, snapshots, tests that store failures); names
+    compare case-insensitively, as DuckDB resolves them."""
+    seen: dict[tuple[str, str], CompiledNode] = {}
+    for node in nodes.values():
+        if node.resource_type == "test" and not (
+                node.config.get("store_failures") and node.extra.get("test_type") != "unit"):
+            continue
+        if node.resource_type not in ("model", "seed", "snapshot", "test"):
+            continue
+        key = (node.schema.lower(), node.alias.lower())
+        other = seen.get(key)
+        if other is not None:
+            raise CompileError(
+                f"two resources resolve to the relation {node.relation}: "
+                f"{other.unique_id} ({other.node.rel_path}) and {node.unique_id} "
+                f"({node.node.rel_path})",
+                path=node.node.rel_path,
+                hint="change the alias or schema of one of them (dbt refuses this too)")
+        seen[key] = node
 
 
 def _compile_pass(

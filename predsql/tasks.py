@@ -63,6 +63,7 @@ class Options:
     only: tuple[str, ...] | None = None  # `retry`: exactly these unique ids
     dry_run: bool = False
     indirect_selection: str = "eager"
+    empty: bool = False
 
 
 @dataclass
@@ -101,7 +102,8 @@ def open_session(options: Options, console: Console, project: Project | None = N
         compiled = compile_project(
             project, tables, options.full_refresh, db=db,
             log=lambda msg, info: console.info(msg) if info else console.debug(msg),
-            flags={"WHICH": options.which, "FULL_REFRESH": options.full_refresh})
+            flags={"WHICH": options.which, "FULL_REFRESH": options.full_refresh,
+                   "EMPTY": options.empty})
     finally:
         if db.cursor is not None:
             db.cursor.close()

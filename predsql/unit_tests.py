@@ -71,7 +71,8 @@ def _unit_test_node(compiled: CompiledProject, renderer: Renderer,
 def _render_with_overrides(compiled: CompiledProject, renderer: Renderer, model: CompiledNode,
                            overrides: dict[str, Any]) -> str:
     state = renderer.state
-    saved_project, saved_incremental = state.project, state.incremental
+    saved_project, saved_incremental, saved_empty = state.project, state.incremental, state.empty
+    state.empty = False  # the given rows stand in for the inputs, even with --empty
     try:
         if overrides.get("vars"):
             state.project = replace(saved_project,
@@ -81,7 +82,8 @@ def _render_with_overrides(compiled: CompiledProject, renderer: Renderer, model:
             state.incremental = lambda _node: bool(macros["is_incremental"])
         sql, _ = renderer.render(replace(model.node, config=model.config))
     finally:
-        state.project, state.incremental = saved_project, saved_incremental
+        state.project, state.incremental, state.empty = (saved_project, saved_incremental,
+                                                         saved_empty)
     return sql
 
 

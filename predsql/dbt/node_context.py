@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from predsql.dbt.loading import vars_for_package
@@ -91,6 +91,7 @@ class RenderState:
         self.capture = Capture()
         self.parsing = False
         self.full_refresh = False
+        self.empty = False
         self.database = str(project.target.as_context()["database"])
 
     def relation(self, schema: str, identifier: str, kind: str | None = None) -> Relation:
@@ -113,7 +114,11 @@ class RenderState:
         name = str(args[-1])
         if name not in self.capture.refs:
             self.capture.refs.append(name)
-        return self.resolve_ref(name)
+        return self._limited(self.resolve_ref(name))
+
+    def _limited(self, relation: Relation) -> Relation:
+        """`--empty`: refs and sources read zero rows (dbt 1.8, dbt-duckdb's rendering)."""
+        return replace(relation, limit=0, require_alias=False) if self.empty else relation
 
     def source(self, source_name: str, table_name: str) -> Relation:
         key = (source_name, table_name)
@@ -131,7 +136,7 @@ class RenderState:
         relation = Relation.create(
             database=source.database or self.project.target.as_context()["database"],
             schema=source.schema, identifier=source.identifier, type="table")
-        return relation if source.database else relation.include(database=False)
+        return self._limited(relation if source.database else relation.include(database=False))
 
     def config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):

@@ -76,10 +76,10 @@ class Relation(Mapping[str, Any]):
         return ".".join(parts)
 
     def __str__(self) -> str:
-        return self.render()
+        return self.render() if self.limit is None else self.render_limited()
 
     def __html__(self) -> str:
-        return self.render()
+        return str(self)
 
     # -- the methods macros call -------------------------------------------
     @property
@@ -151,9 +151,12 @@ class Relation(Mapping[str, Any]):
         return True
 
     def render_limited(self) -> str:
+        """dbt-duckdb's: `--empty` renders refs and sources as a read of zero rows."""
         if self.limit is None:
             return self.render()
         alias = " _dbt_limit_subq" if self.require_alias else ""
+        if self.limit == 0:
+            return f"(select * from {self.render()} where false limit 0){alias}"
         return f"(select * from {self.render()} limit {self.limit}){alias}"
 
     # -- Mapping (dbt relations are dictionaries too) ------------------------

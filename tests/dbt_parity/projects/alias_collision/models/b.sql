@@ -1,0 +1,1 @@
+{{ config(alias='other') }} select 2 as x

@@ -1,0 +1,1 @@
+{{ config(schema='x', alias='s') }} select 3 as x
