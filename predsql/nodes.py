@@ -245,6 +245,8 @@ def discover_nodes(project: Project, props: Properties) -> list[Node]:
     for path in iter_files(project.root, project.seed_paths, ".csv"):
         nodes.append(_file_node(project, props.seeds, "seed", path, project.seed_paths))
     for path in iter_files(project.root, project.test_paths, ".sql"):
+        if _is_fixture(project, path):
+            continue  # unit test fixtures (tests/fixtures/*.sql) are not singular tests
         if not DEFINITION_RE.search(path.read_text(encoding="utf-8")):
             nodes.append(_file_node(project, {}, "test", path, project.test_paths))
     for node in nodes:
@@ -260,6 +262,14 @@ def discover_nodes(project: Project, props: Properties) -> list[Node]:
             )
         seen[key] = node.path
     return nodes
+
+
+def _is_fixture(project: Project, path: Path) -> bool:
+    for folder in project.test_paths:
+        base = project.root / folder
+        if path.is_relative_to(base) and "fixtures" in path.relative_to(base).parts[:-1]:
+            return True
+    return False
 
 
 def _file_node(

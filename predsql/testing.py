@@ -124,7 +124,7 @@ def audit_schema(compiled: CompiledProject) -> str:
 
 def run_test_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: TestKit) -> NodeResult:
     if node.extra.get("test_type") == "unit":
-        from predsql.unit_tests import run_unit_test
+        from predsql.unit_test_run import run_unit_test
 
         return run_unit_test(cursor, node, kit)
     started = time.time()

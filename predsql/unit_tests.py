@@ -1,30 +1,25 @@
 """Unit tests in dbt 1.8's format: a model's real SQL, ML calls included, on given rows.
 
-Each unit test runs in a fresh in-memory DuckDB: the `given` rows become the
-relations the model reads (typed like the real relations when those exist), the
-model's compiled SQL runs there, and its rows are compared with `expect`, floats
-within a tolerance. The target database is only read (for column types).
+Here the unit test nodes are made from properties YAML: `given` inputs (`ref`,
+`source`, `this`; rows as `dict`, `csv` or `sql`, inline or a `fixture:` file; a
+seed given no rows uses its own), `expect`, `overrides`. An ephemeral input's
+`sql` replaces its CTE. unit_test_run.py runs them (the target database is only
+read, for column types).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 import re
-import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-import duckdb
-import pyarrow as pa
-
 from predsql.compiler import CompiledNode, CompiledProject, strip_sql, wrap_with_ctes
-from predsql.database import quote, relation_kind
 from predsql.errors import ProjectError
 from predsql.nodes import Node
 from predsql.rendering import Renderer
-from predsql.runner import NodeResult
 
 REF_RE = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$""")
 SOURCE_RE = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
@@ -49,10 +44,12 @@ def _unit_test_node(compiled: CompiledProject, renderer: Renderer,
         raise ProjectError(f"unit test {name!r} names no model ({entry.get('model')!r})",
                            path=path, hint="set `model:` to the name of a model")
     sql = _render_with_overrides(compiled, renderer, model, entry.get("overrides") or {})
-    ctes = [(f"__dbt__cte__{compiled.nodes[d].name}", strip_sql(compiled.nodes[d].compiled_sql))
-            for d in model.depends_on if compiled.nodes[d].materialized == "ephemeral"]
-    givens = [_given(compiled, g, name, path) for g in entry.get("given") or []]
-    expect = _rows(entry.get("expect") or {}, f"unit test {name!r} expect", path)
+    givens = [_given(compiled, g, model, name, path) for g in entry.get("given") or []]
+    replaced = {g["cte"]: g["sql"] for g in givens if g["ephemeral"]}
+    ctes = [(cte, strip_sql(replaced.get(cte, compiled.nodes[d].compiled_sql)))
+            for d in model.depends_on if compiled.nodes[d].materialized == "ephemeral"
+            for cte in [f"__dbt__cte__{compiled.nodes[d].name}"]]
+    expect = fixture(compiled, entry.get("expect") or {}, f"unit test {name!r} expect", path)
     project = compiled.project
     node = Node(unique_id=f"unit_test.{project.name}.{model.name}.{name}",
                 resource_type="test", name=name, path=project.root / path, rel_path=path,
@@ -87,16 +84,23 @@ def _render_with_overrides(compiled: CompiledProject, renderer: Renderer, model:
     return sql
 
 
-def _given(compiled: CompiledProject, given: dict[str, Any], name: str, path: str) -> dict:
+def _given(compiled: CompiledProject, given: dict[str, Any], model: CompiledNode, name: str,
+           path: str) -> dict[str, Any]:
     text = str(given.get("input", ""))
     ref = REF_RE.match(text)
     src = SOURCE_RE.match(text)
-    if ref:
+    seed_file = None
+    ephemeral = False
+    if text.strip() == "this":
+        schema, table = model.schema, model.alias
+    elif ref:
         target = compiled.by_name(ref.group(1))
         if target is None:
             raise ProjectError(f"unit test {name!r}: given input {text} names no model",
                                path=path)
         schema, table = target.schema, target.alias
+        ephemeral = target.materialized == "ephemeral"
+        seed_file = target.node.path if target.resource_type == "seed" else None
     elif src:
         source = compiled.sources.get((src.group(1), src.group(2)))
         if source is None:
@@ -104,124 +108,65 @@ def _given(compiled: CompiledProject, given: dict[str, Any], name: str, path: st
                                path=path)
         schema, table = source.schema, source.identifier
     else:
-        raise ProjectError(f"unit test {name!r}: `input:` must be ref('x') or source('s', 't')",
-                           path=path)
-    return {"schema": schema, "table": table, "rows": _rows(given, f"given {text}", path)}
+        raise ProjectError(f"unit test {name!r}: `input:` must be ref('x'), source('s', 't') "
+                           "or this", path=path)
+    spec = fixture(compiled, given, f"given {text}", path, seed_file)
+    error = None
+    if ephemeral and spec["format"] != "sql":  # fails when the test runs, as in dbt
+        error = (f"given {text} is an ephemeral model: its rows need `format: sql` (it has "
+                 "no relation to take column types from; dbt requires format: sql too)")
+    return {**spec, "schema": schema, "table": table, "label": repr(table), "error": error,
+            "ephemeral": ephemeral and error is None,
+            "cte": f"__dbt__cte__{table}" if ephemeral and error is None else None}
 
 
-def _rows(block: dict[str, Any], what: str, path: str) -> list[dict[str, Any]]:
+def fixture(compiled: CompiledProject, block: dict[str, Any], what: str, path: str,
+            seed_file: Path | None = None) -> dict[str, Any]:
+    """{format, rows | sql} of a given or expect block: `dict` rows, `csv` text or
+    file, `sql` text or file (`fixture:` names a file under a test path's fixtures/),
+    or, for a seed given no rows, the seed's own rows."""
+    form = str(block.get("format") or "dict")
+    if form not in ("dict", "csv", "sql"):
+        raise ProjectError(f"{what}: unknown format {form!r}", path=path,
+                           hint="use dict, csv or sql")
     rows = block.get("rows")
-    if block.get("format", "dict") == "csv":
+    if block.get("fixture"):
+        rows = fixture_file(compiled, str(block["fixture"]), form, what, path)
+    if form == "sql":
         if not isinstance(rows, str):
-            raise ProjectError(f"{what}: `format: csv` needs `rows` as CSV text", path=path)
-        return [{k: (None if v == "" else v) for k, v in r.items()}
-                for r in csv.DictReader(io.StringIO(rows.strip()))]
+            raise ProjectError(f"{what}: `format: sql` needs `rows` as SQL text or a "
+                               "`fixture:` file", path=path)
+        return {"format": "sql", "sql": rows, "rows": None}
+    if form == "csv":
+        if not isinstance(rows, str):
+            raise ProjectError(f"{what}: `format: csv` needs `rows` as CSV text or a "
+                               "`fixture:` file", path=path)
+        return {"format": "csv", "rows": csv_rows(rows), "sql": None}
+    if rows is None and seed_file is not None:
+        return {"format": "dict", "rows": csv_rows(seed_file.read_text(encoding="utf-8")),
+                "sql": None}
     if rows is None:
-        return []
+        return {"format": "dict", "rows": [], "sql": None}
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ProjectError(f"{what}: `rows` must be a list of mappings", path=path)
-    return rows
+    return {"format": "dict", "rows": rows, "sql": None}
 
 
-def _load_given(mem: duckdb.DuckDBPyConnection, target: duckdb.DuckDBPyConnection,
-                given: dict[str, Any]) -> None:
-    schema, table, rows = given["schema"], given["table"], given["rows"]
-    mem.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-    name = f"{quote(schema)}.{quote(table)}"
-    real = relation_kind(target, schema, table) is not None
-    if real:
-        columns = target.execute(f"DESCRIBE {name}").fetchall()
-        defs = ", ".join(f"{quote(c[0])} {c[1]}" for c in columns)
-        mem.execute(f"CREATE TABLE {name} ({defs})")
-        if rows:
-            keys = sorted({k for r in rows for k in r})
-            params = ", ".join("?" for _ in keys)
-            cols = ", ".join(quote(k) for k in keys)
-            mem.executemany(f"INSERT INTO {name} ({cols}) VALUES ({params})",
-                            [[r.get(k) for k in keys] for r in rows])
-        return
-    if not rows:
-        raise ProjectError(f"given {schema}.{table} has no rows and no existing relation "
-                           "to take its columns from", hint="add rows, or build it first")
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    arrow = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows])
-    mem.register("__given", arrow)
-    mem.execute(f"CREATE TABLE {name} AS SELECT * FROM __given")
-    mem.unregister("__given")
+def csv_rows(text: str) -> list[dict[str, Any]]:
+    """CSV fixture rows; an empty value is NULL, as in dbt."""
+    return [{k: (None if v == "" else v) for k, v in r.items()}
+            for r in csv.DictReader(io.StringIO(text.strip()))]
 
 
-def run_unit_test(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: Any) -> NodeResult:
-    from predsql.ml.executor import MlRows
-
-    started = time.time()
-    mem = duckdb.connect(":memory:")
-    try:
-        for given in node.extra["givens"]:
-            _load_given(mem, cursor, given)
-        if node.extra.get("ml_calls"):
-            rows = MlRows(node, kit.runtimes.registry, kit.runtimes, mem,
-                          kit.console)
-            rows.create_table(mem, "__actual")
-        else:
-            mem.execute(f"CREATE TABLE __actual AS {strip_sql(node.compiled_sql)}")
-        expect = node.extra["expect"]
-        columns = list(dict.fromkeys(k for r in expect for k in r)) or [
-            d[0] for d in mem.execute("SELECT * FROM __actual LIMIT 0").description]
-        actual = mem.execute(
-            f"SELECT {', '.join(quote(c) for c in columns)} FROM __actual").fetchall()
-    finally:
-        mem.close()
-    expected = [tuple(r.get(c) for c in columns) for r in expect]
-    missing, unexpected = compare_rows(expected, actual)
-    failures = len(missing) + len(unexpected)
-    done = time.time()
-    message = "" if not failures else diff_table(columns, missing, unexpected)
-    return NodeResult(node.unique_id, node.name, "test", "fail" if failures else "pass",
-                      message, execution_time=done - started, failures=failures,
-                      started_at=started, completed_at=done, materialized="unit_test")
-
-
-def values_match(expected: Any, actual: Any) -> bool:
-    if expected is None or actual is None:
-        return expected is None and actual is None
-    if isinstance(actual, (list, tuple)):
-        return (isinstance(expected, (list, tuple)) and len(expected) == len(actual)
-                and all(values_match(e, a) for e, a in zip(expected, actual)))
-    if isinstance(actual, (float, int)) and not isinstance(actual, bool):
-        try:
-            number = float(expected)
-        except (TypeError, ValueError):
-            return False
-        return math.isclose(number, float(actual), rel_tol=REL_TOL, abs_tol=ABS_TOL)
-    if isinstance(actual, bool):
-        return str(expected).lower() == str(actual).lower()
-    return str(expected) == str(actual)
-
-
-def compare_rows(expected: list[tuple], actual: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-    """Multiset comparison with float tolerance: (missing rows, unexpected rows)."""
-    remaining = list(actual)
-    missing = []
-    for row in expected:
-        match = next((i for i, other in enumerate(remaining)
-                      if all(values_match(e, a) for e, a in zip(row, other))), None)
-        if match is None:
-            missing.append(row)
-        else:
-            remaining.pop(match)
-    return missing, remaining
-
-
-def diff_table(columns: list[str], missing: list[tuple], unexpected: list[tuple]) -> str:
-    header = ["", *columns]
-    body = [["- expected", *map(_fmt, r)] for r in missing]
-    body += [["+ actual", *map(_fmt, r)] for r in unexpected]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
-    lines = [" | ".join(str(v).ljust(w) for v, w in zip(row, widths)) for row in [header, *body]]
-    return "actual differs from expected:\n    " + "\n    ".join(lines)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "NULL" if value is None else str(value)
+def fixture_file(compiled: CompiledProject, name: str, form: str, what: str, path: str) -> str:
+    suffix = ".sql" if form == "sql" else ".csv"
+    project = compiled.project
+    for folder in project.test_paths:
+        base = project.root / folder
+        found = sorted(p for p in base.rglob(f"{name}{suffix}")
+                       if "fixtures" in p.relative_to(base).parts[:-1]) if base.is_dir() else []
+        if found:
+            return found[0].read_text(encoding="utf-8")
+    raise ProjectError(f"{what}: fixture {name!r} not found", path=path,
+                       hint=f"put {name}{suffix} under a `fixtures/` folder of a test path "
+                            f"({', '.join(project.test_paths)})")

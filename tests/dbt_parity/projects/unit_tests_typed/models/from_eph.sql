@@ -1,0 +1,1 @@
+select id, amount + 1 as plus from {{ ref('eph') }}
