@@ -205,7 +205,8 @@ def dry_run(func: Callable[..., Any]) -> Callable[..., Any]:
 
 for _name, _help in (("run", "Build the selected models in dependency order."),
                      ("seed", "Load seeds/*.csv into tables."),
-                     ("build", "Seeds, models and tests in DAG order."),
+                     ("snapshot", "Take the snapshots (type-2 history of changing rows)."),
+                     ("build", "Seeds, models, snapshots and tests in DAG order."),
                      ("test", "Run data and unit tests; exit 1 on failure.")):
     _command = selection(execution(common(_execute_command(_name))))
     if _name in ("run", "build"):

@@ -27,6 +27,7 @@ from predsql.nodes import (
 )
 from predsql.project import Project
 from predsql.rendering import Renderer, RenderState
+from predsql.snapshots import discover_snapshots
 
 EPHEMERAL_PREFIX = "__dbt__cte__"
 MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
@@ -86,7 +87,7 @@ class CompiledProject:
 
     def by_name(self, name: str) -> CompiledNode | None:
         for node in self.nodes.values():
-            if node.name == name and node.resource_type in ("model", "seed"):
+            if node.name == name and node.resource_type in ("model", "seed", "snapshot"):
                 return node
         return None
 
@@ -99,7 +100,8 @@ class CompiledProject:
 
 
 def base_config(project: Project, node: Node) -> dict[str, Any]:
-    tree = {"model": project.models_config, "seed": project.seeds_config}.get(
+    tree = {"model": project.models_config, "seed": project.seeds_config,
+            "snapshot": project.snapshots_config, "analysis": {}}.get(
         node.resource_type, project.tests_config
     )
     package = node.fqn[0] if node.fqn else project.name
@@ -107,7 +109,8 @@ def base_config(project: Project, node: Node) -> dict[str, Any]:
     if package != project.name:
         for candidate in project.packages:
             if candidate.name == package:
-                key = {"model": "models", "seed": "seeds"}.get(node.resource_type, "data_tests")
+                key = {"model": "models", "seed": "seeds", "snapshot": "snapshots"}.get(
+                    node.resource_type, "data_tests")
                 own = candidate.config.get(key) or (candidate.config.get("tests")
                                                     if key == "data_tests" else None)
                 config = tree_config(dict(own or {}), node.fqn)
@@ -142,7 +145,7 @@ def compile_project(
     """`tables`: the (schema, name) of the tables that exist now, for is_incremental();
     `db`: the connection macros may introspect while compiling (none: they see nothing)."""
     props = read_properties(project)
-    found = discover_nodes(project, props)
+    found = discover_nodes(project, props) + discover_snapshots(project, props)
     for view in package_views(project):
         found += package_nodes(view, props)
     check_unique_names(found)

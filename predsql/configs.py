@@ -20,6 +20,8 @@ SUPPORTED_KEYS = frozenset(
         "fail_calc", "ml_metadata", "pre-hook", "post-hook", "pre_hook", "post_hook",
         "incremental_predicates", "predicates", "merge_update_columns",
         "merge_exclude_columns", "merge_update_condition", "merge_insert_condition",
+        "strategy", "updated_at", "check_cols", "invalidate_hard_deletes", "hard_deletes",
+        "dbt_valid_to_current", "target_schema", "target_database", "snapshot_meta_column_names",
     }
 )
 # dbt keys predsql accepts and ignores (a --debug note says so).
@@ -27,7 +29,7 @@ IGNORED_KEYS = frozenset(
     {
         "docs", "persist_docs", "grants", "contract", "access", "group",
         "quoting", "sql_header", "on_configuration_change", "packages", "event_time",
-        "batch_size", "lookback", "begin", "concurrent_batches", "snapshot_meta_column_names",
+        "batch_size", "lookback", "begin", "concurrent_batches",
         "store_failures_as", "constraints", "meta_columns", "copy_grants", "file_format",
         "location_root", "external_location", "format", "options", "plugin",
     }

@@ -62,6 +62,8 @@ def describe(resource_type: str, materialized: str, schema: str, alias: str, nam
         return f"sql {materialized} model {schema}.{alias}"
     if resource_type == "seed":
         return f"seed file {schema}.{alias}"
+    if resource_type == "snapshot":
+        return f"snapshot {schema}.{alias}"
     return f"test {name}"
 
 
@@ -84,7 +86,7 @@ def node_finished(index: int, total: int, node: Any, result: Any) -> Event:
     status = result.status
     seconds = f"in {result.execution_time:.2f}s"
     if status == "success":
-        verb = "loaded" if node.resource_type == "seed" else "created"
+        verb = {"seed": "loaded", "snapshot": "snapshotted"}.get(node.resource_type, "created")
         rows = f"{result.rows_affected:,} " if result.rows_affected is not None else ""
         left, right = f"OK {verb} {what}", f"[OK {rows}{seconds}]"
     elif status in ("pass", "warn", "fail"):

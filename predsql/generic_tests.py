@@ -107,10 +107,10 @@ def _then_ctes(compiled: CompiledProject, recompile: Callable[[CompiledNode], Co
 def _targets(compiled: CompiledProject, renderer: Renderer) -> list[TestTarget]:
     targets = []
     for node in compiled.nodes.values():
-        if node.resource_type not in ("model", "seed"):
+        if node.resource_type not in ("model", "seed", "snapshot"):
             continue
-        props = (compiled.properties.models if node.resource_type == "model"
-                 else compiled.properties.seeds).get(node.name, {})
+        props = {"model": compiled.properties.models, "seed": compiled.properties.seeds,
+                 "snapshot": compiled.properties.snapshots}[node.resource_type].get(node.name, {})
         path = props.get("__path__", node.node.rel_path)
         if node.materialized == "ephemeral":  # tested through its CTE, as dbt does
             cte = Relation(identifier=f"{EPHEMERAL_PREFIX}{node.name}", type="cte")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,8 @@ class Properties:
     docs: dict[str, str]
     # top-level keys predsql does not use (exposures, metrics, semantic_models, ...), kept raw
     other: dict[str, list[Any]] = field(default_factory=dict)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def iter_files(root: Path, folders: tuple[str, ...], suffix: str) -> list[Path]:
@@ -139,10 +141,13 @@ def read_properties(project: Project) -> Properties:
     sources: dict[tuple[str, str], Source] = {}
     unit_tests: list[dict[str, Any]] = []
     other: dict[str, list[Any]] = {}
-    folders = project.model_paths + project.seed_paths + project.test_paths
-    yml_files = iter_files(project.root, folders, ".yml") + iter_files(
+    snapshots: dict[str, dict[str, Any]] = {}
+    analyses: dict[str, dict[str, Any]] = {}
+    folders = (project.model_paths + project.seed_paths + project.test_paths
+               + project.snapshot_paths + project.analysis_paths)
+    yml_files = list(dict.fromkeys(iter_files(project.root, folders, ".yml") + iter_files(
         project.root, folders, ".yaml"
-    )
+    )))
     for path in yml_files:
         raw = expect_mapping(read_yaml_lines(path), path, "a properties file")
 
@@ -157,7 +162,8 @@ def read_properties(project: Project) -> Properties:
                 other.setdefault(str(key), []).extend(
                     plain(value) if isinstance(value, list) else [plain(value)])
         rel = str(path.relative_to(project.root))
-        for key, target in (("models", models), ("seeds", seeds)):
+        for key, target in (("models", models), ("seeds", seeds), ("snapshots", snapshots),
+                            ("analyses", analyses)):
             for entry, line in _entries(data, raw, key, path):
                 entry["__path__"] = rel
                 entry["__line__"] = line
@@ -176,7 +182,8 @@ def read_properties(project: Project) -> Properties:
             entry["__path__"] = rel
             entry["__line__"] = line
             unit_tests.append(entry)
-    return Properties(models, seeds, sources, tuple(unit_tests), docs, other)
+    return Properties(models, seeds, sources, tuple(unit_tests), docs, other, snapshots,
+                      analyses)
 
 
 def _entries(data: dict[str, Any], raw: dict[str, Any], key: str,
@@ -244,6 +251,9 @@ def discover_nodes(project: Project, props: Properties) -> list[Node]:
         nodes.append(_file_node(project, props.models, "model", path, project.model_paths))
     for path in iter_files(project.root, project.seed_paths, ".csv"):
         nodes.append(_file_node(project, props.seeds, "seed", path, project.seed_paths))
+    for path in iter_files(project.root, project.analysis_paths, ".sql"):
+        node = _file_node(project, props.analyses, "analysis", path, project.analysis_paths)
+        nodes.append(replace(node, fqn=(node.fqn[0], "analysis", *node.fqn[1:])))  # as dbt
     for path in iter_files(project.root, project.test_paths, ".sql"):
         if _is_fixture(project, path):
             continue  # unit test fixtures (tests/fixtures/*.sql) are not singular tests
@@ -252,7 +262,7 @@ def discover_nodes(project: Project, props: Properties) -> list[Node]:
     for node in nodes:
         # DuckDB names are case-insensitive: `Orders` and `orders` would be one table
         name = node.name.lower()
-        key = f"test:{name}" if node.resource_type == "test" else name
+        key = f"{node.resource_type}:{name}" if node.resource_type in ("test", "analysis") else name
         if key in seen:
             raise ProjectError(
                 f"two nodes are named {node.name!r} (names are case-insensitive): "

@@ -66,6 +66,9 @@ class Project:
     on_run_start: tuple[Any, ...] = ()
     on_run_end: tuple[Any, ...] = ()
     cli_vars: dict[str, Any] = field(default_factory=dict)
+    snapshot_paths: tuple[str, ...] = ("snapshots",)
+    analysis_paths: tuple[str, ...] = ("analyses",)
+    snapshots_config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target_dir(self) -> Path:
@@ -230,6 +233,9 @@ def load_project(
         on_run_start=_hook_list(raw.get("on-run-start")),
         on_run_end=_hook_list(raw.get("on-run-end")),
         cli_vars=cli_vars,
+        snapshot_paths=paths("snapshot-paths", "snapshots"),
+        analysis_paths=paths("analysis-paths", "analyses"),
+        snapshots_config=dict(raw.get("snapshots") or {}),
     )
 
 

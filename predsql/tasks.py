@@ -38,7 +38,8 @@ from predsql.state import state_selector
 from predsql.testing import TestKit, build_parents, run_test_node, test_selector_methods
 from predsql.vectors.spec import has_nearest
 
-RUNNABLE = {"run": ("model",), "seed": ("seed",), "build": ("model", "seed", "test"),
+RUNNABLE = {"run": ("model",), "seed": ("seed",), "snapshot": ("snapshot",),
+            "build": ("model", "seed", "snapshot", "test"),
             "test": ("test",)}
 
 

@@ -77,6 +77,9 @@ def package_views(project: Project) -> list[Project]:
             models_config=dict(config.get("models") or {}),
             seeds_config=dict(config.get("seeds") or {}),
             tests_config=dict(config.get("data_tests") or config.get("tests") or {}),
+            snapshots_config=dict(config.get("snapshots") or {}),
+            snapshot_paths=tuple(config.get("snapshot-paths") or ["snapshots"]),
+            analysis_paths=tuple(config.get("analysis-paths") or ["analyses"]),
             vars=vars_for_package(project, package.name), packages=(),
         ))
     return views

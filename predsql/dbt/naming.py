@@ -20,7 +20,15 @@ def schema_for(project: Project, config: dict[str, Any]) -> str:
 
 
 def default_relation(project: Project, node: Node) -> tuple[str, str]:
-    return schema_for(project, node.config), str(node.config.get("alias") or node.name)
+    schema = legacy_snapshot_schema(node) or schema_for(project, node.config)
+    return schema, str(node.config.get("alias") or node.name)
+
+
+def legacy_snapshot_schema(node: Node) -> str | None:
+    """A snapshot's `target_schema` (dbt < 1.9 style) is used as written."""
+    if node.resource_type == "snapshot" and node.config.get("target_schema"):
+        return str(node.config["target_schema"])
+    return None
 
 
 NAME_MACROS = (("schema", "generate_schema_name"), ("alias", "generate_alias_name"))
@@ -52,7 +60,7 @@ def relation_names(renderer: Renderer, nodes: list[Node]) -> dict[str, tuple[str
                                             path=node.rel_path)
                 values.append(str(value).strip())
             _check_database(renderer, node, space)
-            names[node.unique_id] = (values[0], values[1])
+            names[node.unique_id] = (legacy_snapshot_schema(node) or values[0], values[1])
     finally:
         state.parsing = False
     return names

@@ -10,7 +10,7 @@ from predsql.project import Project
 def check_unique_names(nodes: list[Node]) -> None:
     seen: dict[str, Node] = {}
     for node in nodes:
-        if node.resource_type == "test":
+        if node.resource_type in ("test", "analysis"):
             continue
         first = seen.setdefault(node.name.lower(), node)
         if first is not node:

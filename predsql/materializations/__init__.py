@@ -21,10 +21,12 @@ from predsql.materializations.base import (
 )
 from predsql.materializations.incremental import IncrementalMaterialization
 from predsql.materializations.seeds import SeedMaterialization
+from predsql.materializations.snapshot import SnapshotMaterialization
 
 __all__ = [
     "BuildResult", "Materialization", "RowSource", "SqlRows", "TableMaterialization",
     "ViewMaterialization", "SeedMaterialization", "IncrementalMaterialization",
+    "SnapshotMaterialization",
     "drop_quietly", "replace_relation", "swap_in", "temp_name", "materialization_for",
 ]
 
@@ -35,5 +37,6 @@ def materialization_for(node: CompiledNode) -> Materialization:
         "view": ViewMaterialization(),
         "seed": SeedMaterialization(),
         "incremental": IncrementalMaterialization(),
+        "snapshot": SnapshotMaterialization(),
     }
     return strategies[node.materialized]

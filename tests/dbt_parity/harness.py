@@ -10,6 +10,7 @@ A case is a project folder under `projects/` with a `steps.yml`:
       - ls: [ls, --resource-type, seed] # a command whose stdout lines are recorded
       - read: [target/compiled/p/analyses/a.sql]  # files whose text is recorded
     volatile: [dbt_valid_from]          # columns whose non-NULL values are masked
+                                        # (or {relation: [columns]})
     skip_relations: []                  # relations not compared
 
 After each `run` the outcome is: the exit code, the status of every node keyed
@@ -164,7 +165,21 @@ def node_statuses(root: Path) -> dict[str, str]:
     return dict(sorted(statuses.items()))
 
 
+NOW_WINDOW = (dt.timedelta(days=3), dt.timedelta(days=1))
+
+
+def recent(value: Any) -> bool:
+    """A timestamp taken while the step ran (now(), current_timestamp): it differs
+    between tools and runs, so it compares as "<now>". Case data never uses such dates."""
+    if not isinstance(value, dt.datetime):
+        return False
+    now = dt.datetime.now(value.tzinfo) if value.tzinfo else dt.datetime.now()
+    return now - NOW_WINDOW[0] <= value <= now + NOW_WINDOW[1]
+
+
 def canonical(value: Any) -> Any:
+    if recent(value):
+        return "<now>"
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -187,7 +202,7 @@ def canonical(value: Any) -> Any:
 def dump_database(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
     if not path.exists():
         return {}
-    volatile = set(spec.get("volatile", []))
+    volatile_spec = spec.get("volatile", [])
     skip = set(spec.get("skip_relations", []))
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -214,6 +229,8 @@ def dump_database(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
             except duckdb.Error as exc:
                 result[key] = {"kind": kind, "error": str(exc).splitlines()[0]}
                 continue
+            volatile = set(volatile_spec.get(key, volatile_spec.get(name, []))
+                           if isinstance(volatile_spec, dict) else volatile_spec)
             masked = [[("<volatile>" if columns[i] in volatile and v is not None else canonical(v))
                        for i, v in enumerate(row)] for row in data]
             masked.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
