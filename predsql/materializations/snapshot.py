@@ -22,7 +22,13 @@ import duckdb
 from predsql.compiler import CompiledNode
 from predsql.database import RelationCatalog, quote, relation
 from predsql.errors import ExecutionError, ProjectError
-from predsql.materializations.base import BuildResult, RowSource, drop_quietly, swap_in
+from predsql.materializations.base import (
+    BuildResult,
+    RowSource,
+    drop_quietly,
+    run_before_commit,
+    swap_in,
+)
 
 NOW = "now()::timestamp"
 META = ("dbt_valid_to", "dbt_valid_from", "dbt_scd_id", "dbt_updated_at", "dbt_is_deleted")
@@ -262,6 +268,7 @@ class SnapshotMaterialization:
             cols = ", ".join(quote(n) for n, _ in staged_columns)
             count = cursor.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {staged} "
                                    f"WHERE dbt_change_type = 'insert'").fetchall()[0][0]
+            run_before_commit(cursor)  # post-hooks, inside the transaction
             cursor.commit()
         except BaseException:
             cursor.rollback()
