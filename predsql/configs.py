@@ -22,15 +22,16 @@ SUPPORTED_KEYS = frozenset(
         "merge_exclude_columns", "merge_update_condition", "merge_insert_condition",
         "strategy", "updated_at", "check_cols", "invalidate_hard_deletes", "hard_deletes",
         "dbt_valid_to_current", "target_schema", "target_database", "snapshot_meta_column_names",
+        "contract", "constraints",
     }
 )
 # dbt keys predsql accepts and ignores (a --debug note says so).
 IGNORED_KEYS = frozenset(
     {
-        "docs", "persist_docs", "grants", "contract", "access", "group",
+        "docs", "persist_docs", "grants", "access", "group",
         "quoting", "sql_header", "on_configuration_change", "packages", "event_time",
         "batch_size", "lookback", "begin", "concurrent_batches",
-        "store_failures_as", "constraints", "meta_columns", "copy_grants", "file_format",
+        "store_failures_as", "meta_columns", "copy_grants", "file_format",
         "location_root", "external_location", "format", "options", "plugin",
     }
 )

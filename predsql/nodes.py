@@ -282,6 +282,14 @@ def _is_fixture(project: Project, path: Path) -> bool:
     return False
 
 
+def _entry_config(entry: dict[str, Any]) -> dict[str, Any]:
+    """A properties entry's config; model-level `constraints:` travel with it."""
+    config = dict(entry.get("config") or {})
+    if entry.get("constraints") and "constraints" not in config:
+        config["constraints"] = entry["constraints"]
+    return config
+
+
 def _file_node(
     project: Project,
     props: dict[str, dict[str, Any]],
@@ -300,7 +308,7 @@ def _file_node(
         rel_path=str(path.relative_to(project.root)),
         fqn=_fqn(project, folders, path),
         raw_sql=raw,
-        config=dict(entry.get("config") or {}),
+        config=_entry_config(entry),
         description=str(entry.get("description", "")),
         columns=column_map(entry.get("columns")),
         properties_path=entry.get("__path__"),

@@ -17,6 +17,7 @@ import duckdb
 
 from predsql.compiler import CompiledNode, strip_sql
 from predsql.database import TEMP_PREFIX, RelationCatalog, quote, relation
+from predsql.materializations import contracts
 
 _SWAP_LOCK = threading.Lock()
 # what must run inside the transaction that puts the node's relation in place, just
@@ -101,6 +102,33 @@ def temp_name(node: CompiledNode) -> str:
     return f"{TEMP_PREFIX}{node.alias}"
 
 
+def create_rows(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
+                schema: str, name: str) -> int:
+    """Create `schema.name` with the node's rows; a contracted node is checked first and
+    its table made with the contract's columns and constraints (contracts.py)."""
+    target = relation(schema, name)
+    if not contracts.enforced(node):
+        return rows.create_table(cursor, target)
+    staged = None
+    if isinstance(rows, SqlRows):
+        source = f"({strip_sql(rows.sql)})"
+        contracts.check(cursor, node, contracts.describe_sql(cursor, rows.sql))
+    else:  # rows computed in Python (ML calls): built first, then checked and copied
+        staged = source = relation(schema, f"{name}__rows")
+        cursor.execute(f"DROP TABLE IF EXISTS {staged}")
+        rows.create_table(cursor, staged)
+        contracts.check(cursor, node, contracts.describe_sql(cursor, f"SELECT * FROM {staged}"))
+    try:
+        cursor.execute(f"CREATE TABLE {target} {contracts.table_definition(node)}")
+        cols = contracts.column_list(node)
+        row = cursor.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {source} "
+                             "AS model_subq").fetchall()
+    finally:
+        if staged is not None:
+            cursor.execute(f"DROP TABLE IF EXISTS {staged}")
+    return int(row[0][0]) if row else 0
+
+
 class TableMaterialization:
     def build(
         self, cursor: duckdb.DuckDBPyConnection, node: CompiledNode, rows: RowSource,
@@ -110,7 +138,7 @@ class TableMaterialization:
         temp = temp_name(node)
         catalog.drop(cursor, node.schema, temp)
         try:
-            count = rows.create_table(cursor, relation(node.schema, temp))
+            count = create_rows(cursor, node, rows, node.schema, temp)
             catalog.record(node.schema, temp, "BASE TABLE")
             swap_in(cursor, catalog, node.schema, temp, node.alias)
         except BaseException:
@@ -125,6 +153,8 @@ class ViewMaterialization:
         catalog: RelationCatalog,
     ) -> BuildResult:
         catalog.ensure_schema(cursor, node.schema)
+        if contracts.enforced(node):
+            contracts.check(cursor, node, contracts.describe_sql(cursor, rows.view_sql()))
         create = f"CREATE VIEW {node.relation} AS\n{rows.view_sql()}"
         replace_relation(cursor, catalog, node.schema, node.alias, create, "VIEW")
         return BuildResult(None, "CREATE VIEW")

@@ -15,6 +15,7 @@ import duckdb
 from predsql.compiler import CompiledNode
 from predsql.database import RelationCatalog, quote, relation
 from predsql.errors import ExecutionError, ProjectError
+from predsql.materializations import contracts
 from predsql.materializations.base import (
     BuildResult,
     RowSource,
@@ -83,6 +84,9 @@ class IncrementalMaterialization:
         try:
             count = rows.create_table(cursor, temp_rel)
             catalog.record(node.schema, temp, "BASE TABLE")
+            if contracts.enforced(node):
+                contracts.check(cursor, node, contracts.describe_sql(cursor, f"SELECT * FROM "
+                                                                      f"{temp_rel}"))
             self._apply(cursor, node, config, temp_rel)
         finally:
             drop_quietly(cursor, catalog, node.schema, temp)
