@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from predsql.duckdb_setup import prepare
 from predsql.errors import DatabaseLockedError, ProjectError
 from predsql.project import Target
 
@@ -51,19 +52,11 @@ def connect(
                 time.sleep(0.2)
                 continue
             raise _locked_error(target.path, text) from exc
-    settings = dict(target.settings)
-    if target.path != ":memory:" and not any(k.lower() in MEMORY_SETTINGS for k in settings):
-        settings["memory_limit"] = DEFAULT_MEMORY_LIMIT
-    for key, value in settings.items():
-        try:
-            con.execute(f"SET {key} = ?", [value])
-        except duckdb.Error as exc:
-            con.close()
-            raise ProjectError(
-                f"invalid DuckDB setting {key}={value!r}: {exc}",
-                path=target.profile_file,
-                hint="see DuckDB's configuration options",
-            ) from exc
+    defaults = {}
+    if target.path != ":memory:" and not any(str(k).lower() in MEMORY_SETTINGS
+                                             for k in target.settings):
+        defaults["memory_limit"] = DEFAULT_MEMORY_LIMIT
+    prepare(con, target, defaults)  # settings, extensions, attach (duckdb_setup.py)
     return con
 
 

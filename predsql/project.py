@@ -30,6 +30,9 @@ class Target:
     settings: dict[str, Any] = field(default_factory=dict)
     profile_file: str | None = None
     executor: Any = None  # the raw `executor:` entry (predsql/executors/config.py)
+    extensions: tuple[Any, ...] = ()
+    attach: tuple[Any, ...] = ()
+    external_root: str = "."
 
     def as_context(self) -> dict[str, Any]:
         return {
@@ -371,7 +374,10 @@ def _target_from_profile(
         )
     db_path = str(output.get("path", f"{profile_name}.duckdb"))
     if db_path != ":memory:" and not db_path.startswith("md:"):
-        db_path = str((root / Path(db_path).expanduser()).resolve())
+        # as dbt-duckdb: a relative path starts at the working directory; with no path at
+        # all, predsql keeps the database in the project folder
+        base = Path.cwd() if "path" in output else root
+        db_path = str((base / Path(db_path).expanduser()).resolve())
     settings = dict(output.get("settings") or {})
     return Target(
         name=name,
@@ -382,4 +388,7 @@ def _target_from_profile(
         settings=settings,
         profile_file=str(path),
         executor=output.get("executor"),
+        extensions=tuple(output.get("extensions") or ()),
+        attach=tuple(output.get("attach") or ()),
+        external_root=str(output.get("external_root") or "."),
     )

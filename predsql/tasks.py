@@ -18,6 +18,7 @@ from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
 from predsql.dbt.adapter import Database
 from predsql.dbt.hooks import hook_results, run_node_hooks
+from predsql.duckdb_setup import apply_session_settings, session_only
 from predsql.errors import CompileError, ExecutionError, PredsqlError, SelectionError
 from predsql.executors.base import Executors
 from predsql.executors.config import executor_config
@@ -437,7 +438,12 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
                                     session.project.target.path))
     lines = NodeLines(console, compiled, len(order))
 
+    target = session.project.target
+    per_cursor = session_only(con, target)
+
     def work(cursor: duckdb.DuckDBPyConnection, node: CompiledNode) -> NodeResult:
+        if per_cursor:  # settings DuckDB keeps per connection (duckdb_setup.py)
+            apply_session_settings(cursor, target, per_cursor)
         try:
             return build(cursor, node)
         except duckdb.CatalogException as exc:

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from predsql.compiler import CompiledNode, strip_sql
 from predsql.database import quote, relation_kind
+from predsql.duckdb_setup import load_extensions
 from predsql.errors import ExecutionError
 from predsql.runner import NodeResult
 
@@ -153,6 +154,7 @@ def run_unit_test(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, kit: An
     started = time.time()
     mem = duckdb.connect(":memory:")
     try:
+        load_extensions(mem, kit.compiled.project.target)  # the model may need them
         for given in node.extra["givens"]:
             load_given(mem, cursor, given)
         if node.extra.get("ml_calls"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -36,12 +37,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def run_cli(project: Path, *args: str, code: int | None = 0) -> Result:
-    """Invoke `predsql ARGS --project-dir project`; check the exit code."""
+    """Invoke `predsql ARGS --project-dir project` from the project folder (relative
+    DuckDB paths in profiles start at the working directory, as in dbt-duckdb); check
+    the exit code."""
     command, *rest = args
     argv = [command, *rest]
     if command not in ("init",):
         argv += ["--project-dir", str(project)]
-    result = CliRunner().invoke(main, argv, catch_exceptions=False)
+    previous = Path.cwd()
+    if project.is_dir():
+        os.chdir(project)
+    try:
+        result = CliRunner().invoke(main, argv, catch_exceptions=False)
+    finally:
+        os.chdir(previous)
     if code is not None:
         assert result.exit_code == code, (
             f"exit {result.exit_code} != {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"

@@ -113,7 +113,7 @@ print("no ray")
 def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     done = subprocess.run([sys.executable, "-c", LOCAL_RUN, str(root)], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=root)
     assert done.returncode == 0 and "no ray" in done.stdout, done.stderr
     assert len(query(root / "proj.duckdb", "select * from scores")) == 500
 
@@ -129,7 +129,7 @@ main(["run", "--project-dir", sys.argv[1], "--executor", "ray"])
 def test_a_clear_error_when_ray_is_not_installed(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     done = subprocess.run([sys.executable, "-c", MISSING_RAY, str(root)], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=root)
     text = done.stdout + done.stderr
     assert done.returncode == 1, text
     assert "the Ray executor needs the `ray` package, which is not installed" in text
@@ -147,7 +147,7 @@ def test_a_clear_error_when_the_cluster_is_unreachable(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="the `ray` extra is not installed")
     root = project(tmp_path / "p", "      executor: {type: ray, address: 'ray://127.0.0.1:9'}\n")
     done = subprocess.run([sys.executable, "-c", UNREACHABLE, str(root)], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=root)
     text = done.stdout + done.stderr
     assert done.returncode == 1, text
     assert "cannot reach the Ray cluster at ray://127.0.0.1:9" in text

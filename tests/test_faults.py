@@ -20,6 +20,7 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def predsql(root: Path, *args: str, **kwargs) -> subprocess.Popen:
+    kwargs.setdefault("cwd", root)  # relative profile paths start at the working directory
     return subprocess.Popen([sys.executable, "-m", "predsql", *args, "--project-dir", str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
                             **kwargs)

@@ -123,7 +123,8 @@ def test_a_signal_cancels_the_cluster_work_and_rolls_back(ray_cluster, tmp_path:
     before = local_table(root)
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     child = subprocess.Popen([sys.executable, "-m", "predsql", "run", "--project-dir", str(root)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                             cwd=root)
     try:
         wait_for_work(2)
         child.send_signal(sig)
