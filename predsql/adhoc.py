@@ -17,6 +17,7 @@ from sqlglot import exp
 from predsql import database
 from predsql.compiler import (
     EPHEMERAL_PREFIX,
+    VIEW_LIKE,
     CompiledNode,
     CompiledProject,
     strip_sql,
@@ -54,7 +55,7 @@ def adhoc_renderer(compiled: CompiledProject, cursor: Any = None
             ctes[f"{EPHEMERAL_PREFIX}{name}"] = strip_sql(node.compiled_sql)
             return Relation(identifier=f"{EPHEMERAL_PREFIX}{name}", type="cte")
         return state.relation(node.schema, node.alias,
-                              "view" if node.materialized == "view" else "table")
+                              "view" if node.materialized in VIEW_LIKE else "table")
 
     with renderer.lock:
         saved = state.resolve_ref, renderer.db.cursor

@@ -30,7 +30,8 @@ from predsql.rendering import Renderer, RenderState
 from predsql.snapshots import discover_snapshots
 
 EPHEMERAL_PREFIX = "__dbt__cte__"
-MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
+MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental", "external")
+VIEW_LIKE = ("view", "external")  # relations that are views (external: a view over files)
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def _compile_pass(
         if target.materialized == "ephemeral":
             return Relation(identifier=f"{EPHEMERAL_PREFIX}{name}", type="cte")
         return state.relation(*relation_of(target),
-                              "view" if target.materialized == "view" else "table")
+                              "view" if target.materialized in VIEW_LIKE else "table")
 
     state.resolve_ref = resolve_ref
     compiled: dict[str, CompiledNode] = {}

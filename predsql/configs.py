@@ -23,6 +23,9 @@ SUPPORTED_KEYS = frozenset(
         "strategy", "updated_at", "check_cols", "invalidate_hard_deletes", "hard_deletes",
         "dbt_valid_to_current", "target_schema", "target_database", "snapshot_meta_column_names",
         "contract", "constraints",
+        # dbt-duckdb: external models and sources read from files
+        "location", "format", "options", "parquet_read_options", "csv_read_options",
+        "json_read_options", "external_location", "formatter",
     }
 )
 # dbt keys predsql accepts and ignores (a --debug note says so).
@@ -32,10 +35,13 @@ IGNORED_KEYS = frozenset(
         "quoting", "sql_header", "on_configuration_change", "packages", "event_time",
         "batch_size", "lookback", "begin", "concurrent_batches",
         "store_failures_as", "meta_columns", "copy_grants", "file_format",
-        "location_root", "external_location", "format", "options", "plugin",
+        "location_root", "plugin", "glue_register", "glue_database", "partition_columns",
     }
 )
 ADDITIVE_KEYS = ("tags",)
+# keys whose value is a mapping, not a sub-folder of the tree
+MAPPING_KEYS = ("meta", "column_types", "docs", "options", "parquet_read_options",
+                "csv_read_options", "json_read_options", "contract")
 # hooks add up along the tree and config() as in dbt; both spellings are one key
 HOOK_KEYS = {"pre_hook": "pre-hook", "post_hook": "post-hook", "pre-hook": "pre-hook",
              "post-hook": "post-hook"}
@@ -55,7 +61,7 @@ def config_keys_of_level(level: dict[str, Any]) -> dict[str, Any]:
         if key.startswith("+"):
             result[key[1:]] = value
         elif key in SUPPORTED_KEYS or key in IGNORED_KEYS:
-            if not isinstance(value, dict) or key in ("meta", "column_types", "docs"):
+            if not isinstance(value, dict) or key in MAPPING_KEYS:
                 result[key] = value
     return result
 

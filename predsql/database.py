@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from predsql.duckdb_setup import prepare
+from predsql.dbt_duckdb.profile import prepare
 from predsql.errors import DatabaseLockedError, ProjectError
 from predsql.project import Target
 
@@ -56,7 +56,7 @@ def connect(
     if target.path != ":memory:" and not any(str(k).lower() in MEMORY_SETTINGS
                                              for k in target.settings):
         defaults["memory_limit"] = DEFAULT_MEMORY_LIMIT
-    prepare(con, target, defaults)  # settings, extensions, attach (duckdb_setup.py)
+    prepare(con, target, defaults)  # settings, extensions, attach (dbt_duckdb/profile.py)
     return con
 
 

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from predsql.compiler import EPHEMERAL_PREFIX, CompiledNode, CompiledProject, strip_sql, wrap_with_ctes
+from predsql.compiler import (
+    EPHEMERAL_PREFIX,
+    VIEW_LIKE,
+    CompiledNode,
+    CompiledProject,
+    strip_sql,
+    wrap_with_ctes,
+)
 from predsql.configs import merge_into, tree_config
 from predsql.dbt.relation import Relation
 from predsql.errors import CompileError, PredsqlError, ProjectError
@@ -117,14 +124,15 @@ def _targets(compiled: CompiledProject, renderer: Renderer) -> list[TestTarget]:
             targets.append(TestTarget(node.unique_id, node.name, str(cte), cte, props, path,
                                       node.node.fqn[0]))
             continue
-        kind = "view" if node.materialized == "view" else "table"
+        kind = "view" if node.materialized in VIEW_LIKE else "table"
         targets.append(TestTarget(node.unique_id, node.name, node.relation,
                                   renderer.state.relation(node.schema, node.alias, kind),
                                   props, path, node.node.fqn[0]))
     for source in compiled.sources.values():
         props = {"columns": list(source.columns.values()), "data_tests": list(source.tests)}
-        relation = Relation.create(database=source.database, schema=source.schema,
-                                   identifier=source.identifier, type="table")
+        relation = replace(Relation.create(database=source.database, schema=source.schema,
+                                           identifier=source.identifier, type="table"),
+                           external=source.external)
         targets.append(TestTarget(source.unique_id, f"{source.source_name}_{source.name}",
                                   source.relation, relation, props, source.path,
                                   source.unique_id.split(".")[1], [source.unique_id]))

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from predsql.configs import tree_config
+from predsql.dbt_duckdb.sources import external_location, source_options
 from predsql.errors import PredsqlError, ProjectError
 from predsql.project import Project, yaml_renderer
 from predsql.yamlio import expect_mapping, line_of, plain, read_yaml_lines
@@ -56,9 +58,12 @@ class Source:
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     tests: tuple[Any, ...] = ()
     database: str | None = None
+    external: str | None = None  # dbt-duckdb's external_location, formatted (SQL)
 
     @property
     def relation(self) -> str:
+        if self.external:
+            return self.external
         parts = [self.database] if self.database else []
         parts += [self.schema, self.identifier]
         return ".".join(f'"{p}"' for p in parts)
@@ -213,20 +218,39 @@ def _sources(entry: dict[str, Any], rel: str, project: Project) -> list[Source]:
                 f"source {source_name!r}: every table needs a `name:`", path=rel
             )
         result.append(
-            Source(
-                unique_id=f"source.{project.name}.{source_name}.{table['name']}",
-                source_name=source_name,
-                name=table["name"],
-                schema=schema,
-                identifier=str(table.get("identifier", table["name"])),
-                path=rel,
-                description=str(table.get("description", "")),
-                columns=column_map(table.get("columns")),
-                tests=tuple(table.get("data_tests") or table.get("tests") or ()),
-                database=entry.get("database"),
-            )
-        )
+            replace(_source(entry, table, rel, project, schema),
+                    external=_external(entry, table, rel, project, schema)))
     return result
+
+
+def _external(entry: dict[str, Any], table: dict[str, Any], rel: str, project: Project,
+              schema: str) -> str | None:
+    """dbt-duckdb's `external_location` of a source table (dbt_duckdb/sources.py)."""
+    tree = tree_config(project.sources_config, (project.name, entry["name"], table["name"]))
+    options = source_options(tree, entry, table)
+    if "external_location" not in options:
+        return None
+    names = {"name": table["name"], "identifier": str(table.get("identifier", table["name"])),
+             "schema": schema, "tags": [*(entry.get("tags") or []), *(table.get("tags") or [])],
+             "database": entry.get("database") or project.target.as_context()["database"]}
+    return external_location(options, names, rel)
+
+
+def _source(entry: dict[str, Any], table: dict[str, Any], rel: str, project: Project,
+            schema: str) -> Source:
+    source_name = entry["name"]
+    return Source(
+        unique_id=f"source.{project.name}.{source_name}.{table['name']}",
+        source_name=source_name,
+        name=table["name"],
+        schema=schema,
+        identifier=str(table.get("identifier", table["name"])),
+        path=rel,
+        description=str(table.get("description", "")),
+        columns=column_map(table.get("columns")),
+        tests=tuple(table.get("data_tests") or table.get("tests") or ()),
+        database=entry.get("database"),
+    )
 
 
 def column_map(columns: Any) -> dict[str, dict[str, Any]]:

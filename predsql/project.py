@@ -72,6 +72,7 @@ class Project:
     snapshot_paths: tuple[str, ...] = ("snapshots",)
     analysis_paths: tuple[str, ...] = ("analyses",)
     snapshots_config: dict[str, Any] = field(default_factory=dict)
+    sources_config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target_dir(self) -> Path:
@@ -239,6 +240,7 @@ def load_project(
         snapshot_paths=paths("snapshot-paths", "snapshots"),
         analysis_paths=paths("analysis-paths", "analyses"),
         snapshots_config=dict(raw.get("snapshots") or {}),
+        sources_config=dict(raw.get("sources") or {}),
     )
 
 

@@ -18,7 +18,7 @@ from predsql.configs import ignored_keys, unknown_keys
 from predsql.console import Console
 from predsql.dbt.adapter import Database
 from predsql.dbt.hooks import hook_results, run_node_hooks
-from predsql.duckdb_setup import apply_session_settings, session_only
+from predsql.dbt_duckdb.profile import apply_session_settings, session_only
 from predsql.errors import CompileError, ExecutionError, PredsqlError, SelectionError
 from predsql.executors.base import Executors
 from predsql.executors.config import executor_config
@@ -442,7 +442,7 @@ def _execute(session: Session, con: duckdb.DuckDBPyConnection, order: list[str],
     per_cursor = session_only(con, target)
 
     def work(cursor: duckdb.DuckDBPyConnection, node: CompiledNode) -> NodeResult:
-        if per_cursor:  # settings DuckDB keeps per connection (duckdb_setup.py)
+        if per_cursor:  # settings DuckDB keeps per connection (dbt_duckdb/profile.py)
             apply_session_settings(cursor, target, per_cursor)
         try:
             return build(cursor, node)
@@ -518,7 +518,8 @@ def build_with_post_hooks(compiled: CompiledProject, node: CompiledNode,
 
     token = BEFORE_COMMIT.set(post_hooks)
     try:
-        outcome = materialization_for(node).build(cursor, node, rows, catalog)
+        outcome = materialization_for(node, compiled.project.target.external_root).build(
+            cursor, node, rows, catalog)
         pending = BEFORE_COMMIT.get()
     finally:
         BEFORE_COMMIT.reset(token)

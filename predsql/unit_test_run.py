@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from predsql.compiler import CompiledNode, strip_sql
 from predsql.database import quote, relation_kind
-from predsql.duckdb_setup import load_extensions
+from predsql.dbt_duckdb.profile import load_extensions
 from predsql.errors import ExecutionError
 from predsql.runner import NodeResult
 

@@ -130,7 +130,7 @@ def test_attach_other_databases(tmp_path: Path) -> None:
 
 
 def test_attach_sql_as_dbt_duckdb_writes_it() -> None:
-    from predsql.duckdb_setup import attach_sql
+    from predsql.dbt_duckdb.profile import attach_sql
 
     assert attach_sql({"path": "a.duckdb"}) == "ATTACH IF NOT EXISTS 'a.duckdb'"
     assert attach_sql({"path": "s3://b/c.db?x=1", "alias": "c", "type": "duckdb",

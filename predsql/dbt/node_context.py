@@ -102,7 +102,8 @@ class RenderState:
             return None
         schema, name = self.relation_of(self.node)
         materialized = self.node.materialized
-        kind = "view" if materialized == "view" else "cte" if materialized == "ephemeral" else "table"
+        kind = ("view" if materialized in ("view", "external") else "cte"
+                if materialized == "ephemeral" else "table")
         if kind == "cte":
             return Relation(identifier=Relation.add_ephemeral_prefix(self.node.name), type="cte")
         return self.relation(schema, name, kind)
@@ -136,7 +137,9 @@ class RenderState:
         relation = Relation.create(
             database=source.database or self.project.target.as_context()["database"],
             schema=source.schema, identifier=source.identifier, type="table")
-        return self._limited(relation if source.database else relation.include(database=False))
+        relation = replace(relation if source.database else relation.include(database=False),
+                           external=source.external)
+        return self._limited(relation)
 
     def config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):

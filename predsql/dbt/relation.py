@@ -37,6 +37,7 @@ class Relation(Mapping[str, Any]):
     include_policy: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(_PARTS, True))
     limit: int | None = None
     require_alias: bool = True
+    external: str | None = None  # dbt-duckdb: a source read from files renders as this
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -66,6 +67,8 @@ class Relation(Mapping[str, Any]):
         return value
 
     def render(self) -> str:
+        if self.external:
+            return self.external
         if self.type == "cte":
             return str(self.identifier)
         parts = [

@@ -19,6 +19,7 @@ from predsql.materializations.base import (
     swap_in,
     temp_name,
 )
+from predsql.materializations.external import ExternalMaterialization
 from predsql.materializations.incremental import IncrementalMaterialization
 from predsql.materializations.seeds import SeedMaterialization
 from predsql.materializations.snapshot import SnapshotMaterialization
@@ -26,12 +27,15 @@ from predsql.materializations.snapshot import SnapshotMaterialization
 __all__ = [
     "BuildResult", "Materialization", "RowSource", "SqlRows", "TableMaterialization",
     "ViewMaterialization", "SeedMaterialization", "IncrementalMaterialization",
-    "SnapshotMaterialization",
+    "SnapshotMaterialization", "ExternalMaterialization",
     "drop_quietly", "replace_relation", "swap_in", "temp_name", "materialization_for",
 ]
 
 
-def materialization_for(node: CompiledNode) -> Materialization:
+def materialization_for(node: CompiledNode, external_root: str = ".") -> Materialization:
+    """`external_root`: the profile's folder for `external` models' files."""
+    if node.materialized == "external":
+        return ExternalMaterialization(external_root)
     strategies: dict[str, Materialization] = {
         "table": TableMaterialization(),
         "view": ViewMaterialization(),

@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +48,36 @@ LEFTOVER_SUFFIXES = ("__dbt_backup",)
 Invoke = Callable[[list[str], Path], tuple[int, str]]
 
 
-def cases() -> list[str]:
-    return sorted(p.name for p in PROJECTS.iterdir() if (p / "steps.yml").is_file())
+@dataclass(frozen=True)
+class Suite:
+    """A folder of cases (`projects/<case>/steps.yml`) and their recordings."""
+
+    projects: Path
+    expected: Path
+
+    def cases(self) -> list[str]:
+        if not self.projects.is_dir():
+            return []
+        return sorted(p.name for p in self.projects.iterdir() if (p / "steps.yml").is_file())
+
+    def recorded(self) -> list[str]:
+        return [c for c in self.cases() if (self.expected / f"{c}.json").exists()]
 
 
-def load_steps(case: str) -> dict[str, Any]:
-    return yaml.safe_load((PROJECTS / case / "steps.yml").read_text(encoding="utf-8"))
+PARITY = Suite(PROJECTS, EXPECTED)
 
 
-def copy_case(case: str, tmp: Path) -> Path:
+def cases(suite: Suite = PARITY) -> list[str]:
+    return suite.cases()
+
+
+def load_steps(case: str, suite: Suite = PARITY) -> dict[str, Any]:
+    return yaml.safe_load((suite.projects / case / "steps.yml").read_text(encoding="utf-8"))
+
+
+def copy_case(case: str, tmp: Path, suite: Suite = PARITY) -> Path:
     root = tmp / case
-    shutil.copytree(PROJECTS / case, root, ignore=shutil.ignore_patterns("steps.yml"))
+    shutil.copytree(suite.projects / case, root, ignore=shutil.ignore_patterns("steps.yml"))
     return root
 
 
@@ -76,9 +96,10 @@ def dbt_ls_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
     return proc.returncode, proc.stdout
 
 
-def run_case(case: str, tmp: Path, invoke: Invoke, ls_invoke: Invoke | None = None) -> list[dict]:
-    spec = load_steps(case)
-    root = copy_case(case, tmp)
+def run_case(case: str, tmp: Path, invoke: Invoke, ls_invoke: Invoke | None = None,
+             suite: Suite = PARITY) -> list[dict]:
+    spec = load_steps(case, suite)
+    root = copy_case(case, tmp, suite)
     outcomes: list[dict] = []
     for step in spec["steps"]:
         if "write" in step:
@@ -200,8 +221,19 @@ def canonical(value: Any) -> Any:
 
 
 def dump_database(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """Every relation of the database, read from the project folder (views over files
+    name them relative to the working directory the tools ran in)."""
     if not path.exists():
         return {}
+    previous = Path.cwd()
+    os.chdir(path.parent)
+    try:
+        return _dump(path, spec)
+    finally:
+        os.chdir(previous)
+
+
+def _dump(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
     volatile_spec = spec.get("volatile", [])
     skip = set(spec.get("skip_relations", []))
     con = duckdb.connect(str(path), read_only=True)
@@ -246,16 +278,17 @@ def comparable(outcomes: list[dict]) -> list[dict]:
     return [{k: v for k, v in o.items() if k != "log"} for o in outcomes]
 
 
-def write_expected(case: str, outcomes: list[dict], versions: dict[str, str]) -> Path:
-    EXPECTED.mkdir(exist_ok=True)
-    path = EXPECTED / f"{case}.json"
+def write_expected(case: str, outcomes: list[dict], versions: dict[str, str],
+                   suite: Suite = PARITY) -> Path:
+    suite.expected.mkdir(exist_ok=True)
+    path = suite.expected / f"{case}.json"
     path.write_text(json.dumps({"recorded_with": versions, "outcomes": comparable(outcomes)},
                                indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
-def read_expected(case: str) -> dict[str, Any]:
-    return json.loads((EXPECTED / f"{case}.json").read_text(encoding="utf-8"))
+def read_expected(case: str, suite: Suite = PARITY) -> dict[str, Any]:
+    return json.loads((suite.expected / f"{case}.json").read_text(encoding="utf-8"))
 
 
 def predsql_invoke(args: list[str], cwd: Path) -> tuple[int, str]:

@@ -1,0 +1,2 @@
+{{ config(format='csv', delimiter='|', location='out/csv/ext_csv.csv') }}
+select id, label, score from {{ ref('ext_default') }}

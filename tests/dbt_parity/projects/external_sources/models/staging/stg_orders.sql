@@ -1,0 +1,1 @@
+select id, customer, amount, ordered_at from {{ source('raw', 'orders') }}
