@@ -40,9 +40,12 @@ def compare_relations(name: str, expected: dict[str, Any], got: dict[str, Any]) 
         for (column, dbt_type), (_, our_type) in zip(want["columns"], have["columns"]):
             if dbt_type != our_type:
                 problems.append(f"{relation}.{column}: {our_type} instead of {dbt_type}")
+        if volatile(name, relation):
+            continue  # clock-made rows: their count changes with the day (weeks back from
+            # a Saturday span 53 week starts, from a Sunday 52); kind, columns, types compared
         if want["rows"] != have["rows"]:
             problems.append(f"{relation}: {have['rows']} rows instead of {want['rows']}")
-        elif want["digest"] != have["digest"] and not volatile(name, relation):
+        elif want["digest"] != have["digest"]:
             problems.append(f"{relation}: rows differ; dbt {want['sample'][:3]}, "
                             f"predsql {have['sample'][:3]}")
     return problems
