@@ -33,7 +33,7 @@ class NodeOutcome:
     unique_id: str
     name: str
     resource_type: str
-    status: str  # success | error | skipped | pass | fail | warn
+    status: str  # success | error | skipped | pass | fail | warn (| runtime error: sources)
     message: str
     execution_time: float
     rows_affected: int | None
@@ -103,6 +103,10 @@ def invoke(args: Sequence[str], *, project_dir: str | Path | None = None,
 
 
 def _nodes(outcome: Any) -> tuple[NodeOutcome, ...]:
+    checked = getattr(outcome, "sources", None) or []  # source freshness
+    if checked:
+        return tuple(NodeOutcome(s.source.unique_id, s.name, "source", s.status, s.message,
+                                 s.completed - s.started, None, None) for s in checked)
     results = getattr(outcome, "results", None) or []
     return tuple(
         NodeOutcome(r.unique_id, r.name, r.resource_type, r.status, r.message,

@@ -17,7 +17,8 @@ from predsql.runner import NodeResult
 INVOCATION_ID = str(uuid.uuid4())
 
 
-def _metadata(schema: str) -> dict[str, Any]:
+def metadata(schema: str) -> dict[str, Any]:
+    """An artifact's `metadata` block in dbt's shape, e.g. metadata("sources/v3.json")."""
     return {
         "dbt_schema_version": f"https://schemas.getdbt.com/dbt/{schema}",
         "predsql_version": __version__,
@@ -106,7 +107,7 @@ def write_manifest(compiled: CompiledProject, extra: dict[str, Any] | None = Non
         for s in compiled.sources.values()
     }
     data = {
-        "metadata": _metadata("manifest/v12.json"),
+        "metadata": metadata("manifest/v12.json"),
         "nodes": nodes,
         "sources": sources,
         "parent_map": {uid: list(p) for uid, p in compiled.graph.parents.items()},
@@ -149,7 +150,7 @@ def write_run_results(
             entry["predsql"] = r.extra
         entries.append(entry)
     data = {
-        "metadata": _metadata("run-results/v6.json"),
+        "metadata": metadata("run-results/v6.json"),
         "results": entries,
         "elapsed_time": round(elapsed, 4),
         "args": args,

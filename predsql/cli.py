@@ -24,15 +24,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def _parse_vars(text: str | None) -> dict[str, Any]:
+    return _parse_mapping(text, "--vars")
+
+
+def _parse_mapping(text: str | None, flag: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ProjectError(f"--vars is not valid YAML: {exc}",
-                           hint="e.g. --vars '{run_date: 2024-01-01}'") from exc
+        raise ProjectError(f"{flag} is not valid YAML: {exc}",
+                           hint=f"e.g. {flag} '{{run_date: 2024-01-01}}'") from exc
     if not isinstance(data, dict):
-        raise ProjectError("--vars must be a YAML mapping", hint="e.g. --vars '{key: value}'")
+        raise ProjectError(f"{flag} must be a YAML mapping", hint=f"e.g. {flag} '{{key: value}}'")
     return data
 
 
@@ -142,7 +146,9 @@ class MultiValueOption(click.Option):
 
 def selection(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--state", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="A saved target/ folder for state:modified.")(func)
+                        default=None,
+                        help="A saved target/ folder, for state:modified and "
+                        "source_status:fresher.")(func)
     func = click.option("--select", "-s", "--models", "-m", "select", multiple=True,
                         cls=MultiValueOption, help="Nodes to include (several values allowed).")(func)
     func = click.option("--exclude", multiple=True, cls=MultiValueOption,
@@ -237,6 +243,8 @@ def retry_cmd(options: Options, console: Console, threads: int | None,
         options.threads = threads
     if lock_timeout is not None:
         options.lock_timeout = lock_timeout
+    if last.command == "run-operation":
+        return _retry_operation(options, console, last)
     if not last.whole:
         if not last.retry:
             console.info("Nothing to retry: every node of the last run succeeded.")
@@ -249,7 +257,16 @@ def retry_cmd(options: Options, console: Console, threads: int | None,
     return execute_command(options, console, last.command, current_invocation().interrupt)
 
 
+def _retry_operation(options: Options, console: Console, last: Any) -> Any:
+    from predsql.operation import operation_command
 
+    if not last.retry:
+        console.info("Nothing to retry: the last run-operation succeeded.")
+        return 0
+    macro = str(last.args.get("macro") or "")
+    console.info(f"Retrying `predsql run-operation {macro}`")
+    return operation_command(options, console, macro, dict(last.args.get("args") or {}),
+                             current_invocation().interrupt)
 
 
 @main.command("compile", context_settings=CONTEXT)
@@ -453,6 +470,49 @@ def docs_serve(options: Options, console: Console, port: int, host: str, browser
 
     serve(load(options).target_dir, host, port, browser, console.info)
     return 0
+
+
+@main.group("source", context_settings=CONTEXT)
+def source_group() -> None:
+    """Sources: freshness."""
+
+
+@source_group.command("freshness", context_settings=CONTEXT)
+@click.option("--select", "-s", "select", multiple=True,
+              help="Sources to check: source:NAME or source:NAME.TABLE (wildcards allowed).")
+@click.option("--exclude", multiple=True, help="Sources to leave out.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the results (default target/sources.json).")
+@click.option("--lock-timeout", type=float, default=0.0,
+              help="Seconds to wait for a database held by another run.")
+@common
+def source_freshness(options: Options, console: Console, select: tuple[str, ...],
+                     exclude: tuple[str, ...], output: Path | None, lock_timeout: float) -> Any:
+    """Check each source's max(loaded_at_field) against its freshness (warn_after,
+    error_after, filter); write target/sources.json; exit 1 when a source is past
+    error_after or cannot be queried."""
+    from predsql.freshness.command import freshness_command
+
+    options.select, options.exclude, options.lock_timeout = select, exclude, lock_timeout
+    return freshness_command(options, console, output)
+
+
+@main.command("run-operation", context_settings=CONTEXT)
+@click.argument("macro")
+@click.option("--args", "args", default=None,
+              help="The macro's keyword arguments, a YAML mapping: --args '{days: 7}'.")
+@click.option("--lock-timeout", type=float, default=0.0,
+              help="Seconds to wait for a database held by another run.")
+@common
+def run_operation_cmd(options: Options, console: Console, macro: str, args: str | None,
+                      lock_timeout: float) -> Any:
+    """Call MACRO (or PACKAGE.MACRO) against the database, e.g. for grants or cleanup;
+    exit 1 when it fails."""
+    from predsql.operation import operation_command
+
+    options.lock_timeout = lock_timeout
+    return operation_command(options, console, macro, _parse_mapping(args, "--args"),
+                             current_invocation().interrupt)
 
 
 @main.command("debug", context_settings=CONTEXT)

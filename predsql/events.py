@@ -232,3 +232,61 @@ def compiled_node(node: Any, sql: str) -> Event:
     """`predsql compile -s x`: the compiled SQL of the one selected node."""
     return Event("compiled_node", "info", f"Compiled node '{node.name}' is:\n{sql}",
                  {"node": node.unique_id, "name": node.name, "compiled_code": sql})
+
+
+def _source_fields(source: Any, index: int, total: int) -> dict[str, Any]:
+    return {"node": source.unique_id, "name": f"{source.source_name}.{source.name}",
+            "resource_type": "source", "file": source.path, "index": index, "total": total}
+
+
+def freshness_started(index: int, total: int, source: Any) -> Event:
+    """`predsql source freshness`: `1 of 3 START freshness of raw.events ... [RUN]`."""
+    return Event("freshness_started", "info",
+                 _dotted(f"{index} of {total} START freshness of "
+                         f"{source.source_name}.{source.name}", "[RUN]"),
+                 _source_fields(source, index, total), stamped=True)
+
+
+FRESHNESS_LABEL = {"pass": "PASS", "warn": "WARN", "error": "ERROR STALE",
+                   "runtime error": "ERROR"}
+
+
+def freshness_finished(index: int, total: int, result: Any) -> Event:
+    """A source checked: PASS, WARN, ERROR STALE (past error_after) or ERROR (the
+    query failed); the age and the criteria as fields."""
+    label = FRESHNESS_LABEL[result.status]
+    seconds = result.completed - result.started
+    level = {"pass": "info", "warn": "warn"}.get(result.status, "error")
+    style = {"pass": "green", "warn": "yellow"}.get(result.status, "red")
+    loaded = result.max_loaded_at
+    return Event("freshness_finished", level,
+                 _dotted(f"{index} of {total} {label} freshness of {result.name}",
+                         f"[{label} in {seconds:.2f}s]"),
+                 {**_source_fields(result.source, index, total), "status": result.status,
+                  "max_loaded_at": None if loaded is None else loaded.isoformat(),
+                  "age_seconds": None if result.age_seconds is None
+                  else round(result.age_seconds, 3),
+                  "criteria": result.criteria.as_dict() if result.criteria else None,
+                  "message": result.message or None, "execution_time": round(seconds, 4)},
+                 style=style, stamped=True)
+
+
+def freshness_error(result: Any) -> Event:
+    """Why a source could not be checked (a runtime error), under its line."""
+    source = result.source
+    return Event("node_error", "error",
+                 f"{source.path}: runtime error in source {result.name}: {result.message}"
+                 + (f"\n  hint: {result.hint}" if result.hint else ""),
+                 {"node": source.unique_id, "name": result.name, "resource_type": "source",
+                  "file": source.path, "line": None, "message": result.message,
+                  "hint": result.hint or None})
+
+
+def freshness_summary(counts: Mapping[str, int], elapsed: float) -> Event:
+    total = sum(counts.values())
+    text = (f"Finished checking the freshness of {plural(total, 'source')} in {elapsed:.2f}s. "
+            f"PASS={counts.get('pass', 0)} WARN={counts.get('warn', 0)} "
+            f"ERROR STALE={counts.get('error', 0)} ERROR={counts.get('runtime error', 0)}")
+    return Event("freshness_summary", "info", text,
+                 {"counts": dict(counts), "total": total, "elapsed": round(elapsed, 4)},
+                 summary=True)

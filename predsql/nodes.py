@@ -59,6 +59,8 @@ class Source:
     tests: tuple[Any, ...] = ()
     database: str | None = None
     external: str | None = None  # dbt-duckdb's external_location, formatted (SQL)
+    loaded_at_field: str | None = None  # `predsql source freshness`
+    freshness: dict[str, Any] | None = None  # warn_after / error_after / filter, merged
 
     @property
     def relation(self) -> str:
@@ -250,7 +252,39 @@ def _source(entry: dict[str, Any], table: dict[str, Any], rel: str, project: Pro
         columns=column_map(table.get("columns")),
         tests=tuple(table.get("data_tests") or table.get("tests") or ()),
         database=entry.get("database"),
+        loaded_at_field=_setting(entry, table, "loaded_at_field"),
+        freshness=_freshness(entry, table),
     )
+
+
+def _setting(source: dict[str, Any], table: dict[str, Any], key: str) -> Any:
+    """A table's setting, else its source's (either may sit under `config:`)."""
+    for entry in (table, source):
+        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        if key in config:
+            return config[key]
+        if key in entry:
+            return entry[key]
+    return None
+
+
+def _freshness(source: dict[str, Any], table: dict[str, Any]) -> dict[str, Any] | None:
+    """The source's freshness with the table's keys over it; `freshness: null` on the
+    table turns it off, as in dbt."""
+    merged: dict[str, Any] = {}
+    for entry in (source, table):
+        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        for holder in (entry, config):
+            if "freshness" not in holder:
+                continue
+            value = holder["freshness"]
+            if value is None:
+                merged = {}
+                if entry is table:
+                    return None
+            elif isinstance(value, dict):
+                merged.update(value)
+    return merged or None
 
 
 def column_map(columns: Any) -> dict[str, dict[str, Any]]:

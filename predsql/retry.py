@@ -4,7 +4,8 @@ Reads target/run_results.json: the command and flags it recorded under `args`,
 and the nodes whose status is `error`, `fail` or `skipped`. Those nodes run
 again with the same flags (selected by unique id: the original --select is not
 applied again, so nodes that succeeded are not rebuilt). A run stopped before it
-knew its selection (a signal while compiling) is retried whole.
+knew its selection (a signal while compiling) is retried whole. A failed
+`run-operation` is called again with the same macro and --args.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from predsql.errors import UsageError
 
 RETRIED = ("error", "fail", "skipped")
 RUN_COMMANDS = ("run", "seed", "test", "build")
+RETRYABLE = (*RUN_COMMANDS, "run-operation")
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,10 @@ def read_last_run(target_dir: Path) -> LastRun:
         raise UsageError(f"{path} is not valid JSON", path=path) from exc
     args = data.get("args") or {}
     command = args.get("which")
-    if command not in RUN_COMMANDS:
+    if command not in RETRYABLE:
         raise UsageError(f"nothing to retry: the last run_results.json is from "
                          f"`{command or 'an unknown command'}`", path=path,
-                         hint="retry repeats run, seed, test or build")
+                         hint="retry repeats run, seed, test, build or run-operation")
     results = data.get("results") or []
     retry = tuple(r["unique_id"] for r in results if r.get("status") in RETRIED)
     whole = not results and bool(args.get("interrupted"))

@@ -23,6 +23,7 @@ from predsql.errors import CompileError, ExecutionError, PredsqlError, Selection
 from predsql.executors.base import Executors
 from predsql.executors.config import executor_config
 from predsql.explain import closest_name, missing_relation
+from predsql.freshness.selection import source_status_selector
 from predsql.interrupts import Interrupt, Interrupted
 from predsql.materializations import BuildResult, RowSource, SqlRows, materialization_for
 from predsql.materializations.base import BEFORE_COMMIT
@@ -155,7 +156,9 @@ def selected_ids(session: Session, warn: Callable[[str], None] | None = None,
     """Every node (sources included) `--select`/`--exclude` pick, tests indirectly as dbt
     does; a selector term that matches nothing is a warning, as in dbt."""
     methods = {**test_selector_methods(session.compiled),
-               "state": state_selector(session.options.state)}
+               "state": state_selector(session.options.state),
+               "source_status": source_status_selector(session.options.state,
+                                                       session.project.target_dir)}
     if session.options.only is not None:  # `retry`: the nodes the last run did not finish
         return set(session.options.only) & set(session.compiled.nodes)
     return select(session.compiled, session.options.select, session.options.exclude, methods,

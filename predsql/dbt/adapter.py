@@ -47,6 +47,12 @@ class Database:
             result = self.cursor.execute(sql)
             description = result.description or []
             rows = result.fetchall() if description else []
+        except duckdb.TransactionException as exc:
+            if "no transaction is active" not in str(exc):
+                raise RenderError(f"database error while compiling: {exc}",
+                                  hint="the SQL ran by a macro failed") from exc
+            # `run_query('commit')` after statements: each statement has committed already
+            return AdapterResponse("OK"), Table([], [], [])
         except duckdb.Error as exc:
             raise RenderError(f"database error while compiling: {exc}",
                               hint="the SQL ran by a macro (run_query / statement) failed") from exc

@@ -9,6 +9,8 @@ A case is a project folder under `projects/` with a `steps.yml`:
       - sql: "update main.base set x = 1"   # change the database directly
       - ls: [ls, --resource-type, seed] # a command whose stdout lines are recorded
       - read: [target/compiled/p/analyses/a.sql]  # files whose text is recorded
+      - json: {path: target/sources.json, list: results, keys: [unique_id, status]}
+                                        # these keys of each entry of a JSON artifact's list
     volatile: [dbt_valid_from]          # columns whose non-NULL values are masked
                                         # (or {relation: [columns]})
     skip_relations: []                  # relations not compared
@@ -127,6 +129,8 @@ def run_case(case: str, tmp: Path, invoke: Invoke, ls_invoke: Invoke | None = No
                 texts[rel] = (" ".join(path.read_text().replace(catalog, "").split())
                               if path.exists() else None)
             outcomes.append({"read": texts})
+        elif "json" in step:
+            outcomes.append({"json": step["json"]["path"], "items": json_items(root, step["json"])})
         else:
             args = [str(a) for a in step["run"]]
             (root / "target" / "run_results.json").unlink(missing_ok=True)
@@ -142,6 +146,16 @@ def run_case(case: str, tmp: Path, invoke: Invoke, ls_invoke: Invoke | None = No
 
 
 # -- what a step left -------------------------------------------------------
+
+def json_items(root: Path, spec: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The chosen keys of each entry of a JSON artifact's list, sorted by their text."""
+    path = root / spec["path"]
+    if not path.exists():
+        return None
+    entries = json.loads(path.read_text(encoding="utf-8")).get(spec["list"]) or []
+    items = [{k: canonical(e.get(k)) for k in spec["keys"]} for e in entries]
+    return sorted(items, key=lambda i: json.dumps(i, sort_keys=True))
+
 
 def _test_key(node: dict[str, Any], nodes: dict[str, Any]) -> str:
     """A test's identity independent of the tool's naming."""

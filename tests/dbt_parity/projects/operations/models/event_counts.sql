@@ -1,0 +1,2 @@
+{{ config(materialized='table') }}
+select kind, count(*) as n from {{ source('raw', 'events') }} group by kind
