@@ -21,6 +21,8 @@ import numpy as np
 import onnxruntime as ort
 import pyarrow as pa
 
+from predsql.ml.devices import preload_cuda_libraries
+
 FEATURES = [f"f{i}" for i in range(16)]
 MEMORY_LIMIT = "128MB"
 
@@ -41,6 +43,8 @@ def providers(device: str) -> list[str]:
 
 
 def session(path: Path, threads: int, device: str) -> ort.InferenceSession:
+    if device == "cuda":
+        preload_cuda_libraries()  # the cuda extra's libraries, as predsql loads them
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -14,26 +14,15 @@ BATCH="${2:-65536}"
 PY="${PYTHON:-python3}"
 "$PY" -m pip install -q -e '.[dev,cuda]' \
     || echo "gpu.sh: pip install failed (no network?); using the installed packages" >&2
-# The cuda extra installs CUDA / cuDNN as wheels; make their libraries visible.
-NV_LIBS=$("$PY" - <<'PY'
-import glob, os, site
-paths = set()
-for base in site.getsitepackages():
-    for lib in glob.glob(os.path.join(base, "nvidia", "**", "lib"), recursive=True):
-        paths.add(lib)
-print(":".join(sorted(paths)))
-PY
-)
-export LD_LIBRARY_PATH="${NV_LIBS}${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}"
+# No LD_LIBRARY_PATH: predsql (and approaches.session) load the cuda extra's CUDA/cuDNN
+# wheels with onnxruntime's preload_dlls() before the first CUDA session.
 export PYTHONPATH="$PWD${PYTHONPATH:+:${PYTHONPATH}}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
-"$PY" - <<'PY'
-import sys
-import onnxruntime as ort
-print("onnxruntime", ort.__version__, ort.get_available_providers())
-if "CUDAExecutionProvider" not in ort.get_available_providers():
-    sys.exit("gpu.sh: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)")
-PY
+# the device predsql would really use (a CUDA session is probed); stop here when not CUDA
+DEBUG=$("$PY" -m predsql debug --project-dir example_project)
+echo "$DEBUG" | grep -E "^(onnxruntime|device|warning|  onnxruntime)" || true
+echo "$DEBUG" | grep -q "^device: cuda" \
+    || { echo "gpu.sh: onnxruntime cannot use CUDA here (see the device line above)" >&2; exit 1; }
 "$PY" benchmarks/run.py --rows "$SIZES" --device cuda --batch "$BATCH" \
     --approaches limit,predsql,udf --fixed-cost-repeats 0 --no-cache-check \
     --memory-limit 4GB --workdir benchmarks/results/gpu_work --out benchmarks/results/gpu.json

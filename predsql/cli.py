@@ -518,11 +518,12 @@ def run_operation_cmd(options: Options, console: Console, macro: str, args: str 
 @main.command("debug", context_settings=CONTEXT)
 @common
 def debug_cmd(options: Options, console: Console) -> int:
-    """Versions, project, profile, database, onnxruntime providers."""
+    """Versions, project, profile, database, and the device ML functions would really
+    use (a CUDA session is probed; when it fails, onnxruntime's reason)."""
     from predsql.diagnostics import debug_report
 
     for line in debug_report(options):
-        console.info(line)
+        (console.warn if line.level == "warn" else console.info)(line.text)
     return 0
 
 

@@ -89,19 +89,19 @@ def _probe() -> CudaStatus:
             if session.get_providers()[0] == CUDA:
                 session.run(None, {"x": np.ones((1, 1), dtype=np.float32)})
         except Exception as exc:  # no device, a driver too old, ...
-            return CudaStatus(False, ort_detail(exc))
+            return CudaStatus(False, "; ".join([ort_detail(exc), *preload_notes]))
         finally:
             ort.set_default_logger_severity(3)
     if session.get_providers()[0] == CUDA:
         return CudaStatus(True, "")
-    reasons = _ort_log_reasons(logged) or preload_notes
+    reasons = [*_ort_log_reasons(logged), *preload_notes]
     return CudaStatus(False, "; ".join(reasons) or "onnxruntime fell back to the CPU")
 
 
 def preload_cuda_libraries() -> list[str]:
     """Load CUDA/cuDNN from the nvidia pip wheels (the `cuda` extra), if installed;
     what failed to load, as onnxruntime says it."""
-    if not hasattr(ort, "preload_dlls") or importlib.util.find_spec("nvidia") is None:
+    if not hasattr(ort, "preload_dlls") or not has_cuda_wheels():
         return []
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -111,6 +111,11 @@ def preload_cuda_libraries() -> list[str]:
             return [str(exc)]
     return [line.strip() for line in printed.getvalue().splitlines()
             if line.strip().startswith("Failed")]
+
+
+def has_cuda_wheels() -> bool:
+    """Whether the nvidia runtime wheels of the `cuda` extra are installed."""
+    return importlib.util.find_spec("nvidia") is not None
 
 
 def _ort_log_reasons(lines: list[str]) -> list[str]:

@@ -23,6 +23,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from predsql.errors import ExecutionError
+from predsql.ml.devices import probe_cuda
 
 QUERY_BLOCK = 1024
 ITEM_BLOCK = 16384
@@ -192,25 +193,16 @@ class ExactSearch:
         return out.astype(np.float32)
 
 
-_CUDA_LOCK = threading.Lock()
-_cuda_usable: bool | None = None
-
-
 def _cuda(model: bytes, options: ort.SessionOptions) -> ort.InferenceSession | None:
-    """A CUDA session for the top-k graph, or None where onnxruntime cannot make one."""
-    global _cuda_usable
-    if "CUDAExecutionProvider" not in ort.get_available_providers() or _cuda_usable is False:
+    """A CUDA session for the top-k graph, or None where onnxruntime cannot make one
+    (probe_cuda loads the `cuda` extra's libraries first and keeps the reason)."""
+    if not probe_cuda().usable:
         return None
-    with _CUDA_LOCK:
-        ort.set_default_logger_severity(4)  # a failed probe prints library errors otherwise
-        try:
-            session = ort.InferenceSession(model, options, providers=["CUDAExecutionProvider"])
-        except Exception:  # no GPU or no CUDA libraries
-            session = None
-        finally:
-            ort.set_default_logger_severity(3)
-    _cuda_usable = session is not None and session.get_providers()[0] == "CUDAExecutionProvider"
-    return session if _cuda_usable else None
+    try:
+        session = ort.InferenceSession(model, options, providers=["CUDAExecutionProvider"])
+    except Exception:  # the probe ran, this graph does not: the CPU runs it
+        return None
+    return session if session.get_providers()[0] == "CUDAExecutionProvider" else None
 
 
 def _session(model: bytes, device: str) -> tuple[ort.InferenceSession, str]:
@@ -224,7 +216,7 @@ def _session(model: bytes, device: str) -> tuple[ort.InferenceSession, str]:
             return session, "CUDAExecutionProvider"
     if device == "cuda":
         raise ExecutionError("predsql.nearest(): device cuda asked for, but onnxruntime cannot "
-                             "create a CUDA session here",
+                             f"create a CUDA session here: {probe_cuda().reason}",
                              hint="use --device auto or cpu, or install the `cuda` extra")
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"]), \
         "CPUExecutionProvider"
