@@ -563,7 +563,8 @@ def clean_cmd(options: Options, console: Console) -> int:
 @main.command("init", context_settings=CONTEXT)
 @click.argument("directory")
 def init_cmd(directory: str) -> None:
-    """Scaffold a working project in DIRECTORY."""
+    """Scaffold a working project in DIRECTORY: a seed, a SQL model, a model scoring rows
+    with an ML function (its ONNX file written by the project's train.py), tests."""
     from predsql.scaffold import scaffold
 
     console = Console()
@@ -572,4 +573,6 @@ def init_cmd(directory: str) -> None:
     except PredsqlError as exc:
         console.error(exc.format())
         sys.exit(exc.exit_code)
-    console.info(f"Created a predsql project in {created}. Next: cd {directory} && predsql build")
+    console.info(f"Created a predsql project in {created}: a seed, two models (churn_scores "
+                 "calls the ML function churn_probability, functions/churn.onnx written by "
+                 f"train.py) and tests. Next: cd {directory} && predsql build")

@@ -323,7 +323,7 @@ def test_init_then_build_from_a_subprocess(tmp_path: Path) -> None:
     done = subprocess.run([*predsql, "build"], cwd=tmp_path / "demo", env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "PASS=5" in done.stdout
+    assert "PASS=11" in done.stdout
 
 
 def test_two_argument_ref_this_and_target(project: Path) -> None:
