@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper
 
 from predsql.ml.ort_errors import ort_detail
 
@@ -146,6 +144,9 @@ def captured_stderr() -> Iterator[list[str]]:
 
 
 def _probe_model() -> bytes:
+    import onnx  # only when CUDA is probed: onnx costs ~0.1 s to import
+    from onnx import TensorProto, helper
+
     graph = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])], "probe",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
