@@ -7,7 +7,7 @@ import gc
 
 # Importing the CLI creates about a million long-lived objects (sqlglot, pyarrow, jinja2,
 # DuckDB, onnxruntime); collecting while they load is wasted work (~0.05 s of each
-# command's fixed cost). They are frozen afterwards, so later collections skip them.
+# command's fixed cost).
 gc.disable()
 
 import functools
@@ -28,7 +28,7 @@ from predsql.interrupts import Interrupted, handle_signals
 from predsql.invocation import Invocation
 from predsql.tasks import Options, open_session
 
-gc.freeze()
+gc.freeze()  # later collections (and the one at exit) skip them: ~0.1 s
 gc.enable()
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
