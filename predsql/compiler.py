@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -15,7 +16,7 @@ from predsql.dbt.loading import package_views
 from predsql.dbt.naming import default_relation, flat_graph, relation_names
 from predsql.dbt.package_nodes import check_unique_names, package_nodes
 from predsql.dbt.relation import Relation
-from predsql.errors import CompileError, PredsqlError, ProjectError
+from predsql.errors import CompileError, PredsqlError, ProjectError, UpstreamCompileError
 from predsql.graph import Graph, build_graph
 from predsql.nodes import (
     Node,
@@ -171,14 +172,16 @@ def compile_project(
 
     state.parsing = True
     parsed: list[tuple[Node, Any]] = []
+    hook_refs: dict[str, list[str]] = {}  # refs in pre-/post-hooks: parents too, as in dbt
     try:
         for node in nodes:
-            if node.resource_type == "seed":
-                parsed.append((node, None))
-                continue
-            _, capture = renderer.render(node)
-            parsed.append((replace(node, config=merge_into(dict(node.config), capture.config)),
-                           capture))
+            capture = None
+            if node.resource_type != "seed":
+                _, capture = renderer.render(node)
+                node = replace(node, config=merge_into(dict(node.config), capture.config))
+            parsed.append((node, capture))
+            if node.config.get("pre-hook") or node.config.get("post-hook"):
+                hook_refs[node.unique_id] = renderer.hook_refs(node)
     finally:
         state.parsing = False
 
@@ -186,7 +189,7 @@ def compile_project(
     nodes_by_name = {n.name: n for n, _ in enabled if n.resource_type != "test"}
     for node, capture in enabled:
         _check_node_config(node)
-        for ref in capture.refs if capture else []:
+        for ref in [*(capture.refs if capture else []), *hook_refs.get(node.unique_id, [])]:
             if ref not in nodes_by_name:
                 raise _missing_ref(node, ref, list(nodes_by_name), ref in by_name)
     by_name = nodes_by_name
@@ -194,6 +197,13 @@ def compile_project(
     renderer.graph["nodes"].update(flat_graph(enabled, relation_of))
 
     compiled = _compile_pass(renderer, state, enabled, nodes_by_name, relation_of)
+    compiled = _resolve_constraint_refs(compiled, nodes_by_name, props, state.resolve_ref)
+    for uid, refs in hook_refs.items():
+        if uid in compiled and refs:
+            extra = [nodes_by_name[r].unique_id for r in refs if r in nodes_by_name]
+            node = compiled[uid]
+            compiled[uid] = replace(node, depends_on=tuple(dict.fromkeys(
+                [*node.depends_on, *extra])))
     paths = {uid: c.node.rel_path for uid, c in compiled.items()}
     graph = build_graph({uid: c.depends_on for uid, c in compiled.items()}, paths)
     compiled = _inline_ephemerals(compiled, graph)
@@ -319,8 +329,43 @@ def compile_for_run(compiled: CompiledProject, node: CompiledNode, cursor: Any) 
             finally:
                 renderer.db.cursor, renderer.db.writes = saved
     if node.extra.get("compile_error"):
+        if node.extra.get("upstream_compile_error"):
+            raise UpstreamCompileError(node.extra["compile_error"])
         raise CompileError(node.extra["compile_error"])
     return node
+
+
+_REF_RE = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")
+_SOURCE_RE = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
+
+
+def _resolve_constraint_refs(compiled: dict[str, CompiledNode], nodes_by_name: dict[str, Node],
+                             props: Properties, resolve_ref: Callable[[str], Relation],
+                             ) -> dict[str, CompiledNode]:
+    """A foreign_key constraint's `to: ref('x')` / `source('a', 'b')`, as dbt resolves it:
+    the relation, and the referenced model becomes a parent of the node."""
+    result = dict(compiled)
+    for uid, node in compiled.items():
+        items = [c for column in node.node.columns.values() if isinstance(column, dict)
+                 for c in column.get("constraints") or [] if isinstance(c, dict)]
+        items += [c for c in node.config.get("constraints") or [] if isinstance(c, dict)]
+        resolved: dict[str, str] = {}
+        parents: list[str] = []
+        for item in items:
+            to = item.get("to")
+            if not isinstance(to, str) or to in resolved:
+                continue
+            ref, source = _REF_RE.match(to), _SOURCE_RE.match(to)
+            name = (ref.group(2) or ref.group(1)) if ref else None
+            if name and name in nodes_by_name:
+                resolved[to] = str(resolve_ref(name))
+                parents.append(nodes_by_name[name].unique_id)
+            elif source and (source.group(1), source.group(2)) in props.sources:
+                resolved[to] = props.sources[(source.group(1), source.group(2))].relation
+        if resolved:
+            result[uid] = replace(node, extra={**node.extra, "constraint_to": resolved},
+                                  depends_on=tuple(dict.fromkeys([*node.depends_on, *parents])))
+    return result
 
 
 def _extra(node: Node, source_ids: list[str], depends: list[str],
@@ -405,7 +450,8 @@ def _inline_ephemerals(
         if broken:
             message = (f"{node.node.rel_path}: ephemeral model {broken[0].name!r} it selects "
                        f"from failed to compile:\n{broken[0].extra['compile_error']}")
-            result[uid] = replace(node, extra={**node.extra, "compile_error": message})
+            result[uid] = replace(node, extra={**node.extra, "compile_error": message,
+                                               "upstream_compile_error": True})
             continue
         ctes = [
             (f"{EPHEMERAL_PREFIX}{dep.name}", strip_sql(dep.compiled_sql))

@@ -72,6 +72,11 @@ class CompileError(PredsqlError):
     """A rendered node cannot be compiled: bad refs, cycles, bad ML calls."""
 
 
+class UpstreamCompileError(CompileError):
+    """An ephemeral model a node selects from failed to compile: as in dbt, the node is
+    skipped (with this error as the reason), not failed."""
+
+
 class RegistryError(PredsqlError):
     """An ML function definition or its ONNX file is invalid."""
 

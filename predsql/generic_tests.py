@@ -117,7 +117,9 @@ def _targets(compiled: CompiledProject, renderer: Renderer) -> list[TestTarget]:
         if node.resource_type not in ("model", "seed", "snapshot"):
             continue
         props = {"model": compiled.properties.models, "seed": compiled.properties.seeds,
-                 "snapshot": compiled.properties.snapshots}[node.resource_type].get(node.name, {})
+                 "snapshot": compiled.properties.snapshots}[node.resource_type].get(node.name)
+        if props is None:  # as dbt: tests under `models:` ref the name, a seed's too
+            props = compiled.properties.models.get(node.name, {})
         path = props.get("__path__", node.node.rel_path)
         if node.materialized == "ephemeral":  # tested through its CTE, as dbt does
             cte = Relation(identifier=f"{EPHEMERAL_PREFIX}{node.name}", type="cte")

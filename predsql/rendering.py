@@ -64,6 +64,15 @@ def template_cache(project: Project) -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 
+def dbt_thread_name() -> str:
+    """`thread_id` as dbt names its threads: `Thread-N (worker)` for the node threads
+    (predsql's pool threads are `ThreadPoolExecutor-M_K`, K from 0), else the name."""
+    name = threading.current_thread().name
+    if name.startswith("ThreadPoolExecutor-") and "_" in name:
+        return f"Thread-{int(name.rsplit('_', 1)[1]) + 1} (worker)"
+    return name
+
+
 class Renderer:
     """Renders every node of a project with one environment and its macro namespaces."""
 
@@ -141,6 +150,7 @@ class Renderer:
             "store_result": statements.store_result,
             "store_raw_result": statements.store_raw_result,
             "run_query": statements.run_query,
+            "thread_id": dbt_thread_name(),
         }
         if node is not None:
             names["this"] = state.this_relation()
@@ -256,6 +266,23 @@ class Renderer:
         template = self._text_template(text, path)
         with self.scope(node, extra) as space:
             return run_template(template, space.context, path, node)
+
+    def hook_refs(self, node: Node) -> list[str]:
+        """The models a node's pre-/post-hooks ref, rendered as at parse time: dbt makes
+        them the node's parents. A hook that cannot render yet adds none."""
+        from predsql.dbt.hooks import node_hooks
+
+        refs: list[str] = []
+        for which in ("pre-hook", "post-hook"):
+            for hook in node_hooks(node.config, which):
+                with self.scope(node) as space:
+                    try:
+                        run_template(self._text_template(hook.sql, node.rel_path),
+                                     space.context, node.rel_path, node)
+                    except PredsqlError:
+                        continue
+                    refs += [r for r in self.state.capture.refs if r not in refs]
+        return refs
 
     def render_value(self, text: str, path: str, node: Node | None = None,
                      extra: dict[str, Any] | None = None) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from predsql.compiler import CompiledNode
-from predsql.errors import ExecutionError, PredsqlError
+from predsql.errors import ExecutionError, PredsqlError, UpstreamCompileError
 from predsql.interrupts import Interrupt
 
 OK_STATUSES = frozenset({"success", "pass", "warn"})
@@ -57,8 +57,9 @@ def error_result(node: CompiledNode, exc: BaseException, started: float, debug: 
     if debug:
         message += "\n" + "".join(traceback.format_exception(exc))
     now = time.time()
+    status = "skipped" if isinstance(exc, UpstreamCompileError) else "error"
     return NodeResult(
-        node.unique_id, node.name, node.resource_type, "error", message,
+        node.unique_id, node.name, node.resource_type, status, message,
         execution_time=now - started, started_at=started, completed_at=now,
         materialized=node.materialized, relation=node.relation, extra={"error": detail},
     )

@@ -519,6 +519,9 @@ def build_with_post_hooks(compiled: CompiledProject, node: CompiledNode,
     def post_hooks(cur: duckdb.DuckDBPyConnection) -> None:
         run_node_hooks(compiled, node, cur, "post-hook")
 
+    header = node.config.get("sql_header")
+    if isinstance(header, str) and header.strip():  # statements run before the build, as
+        cursor.execute(header)                       # dbt puts them before its CREATE
     token = BEFORE_COMMIT.set(post_hooks)
     try:
         outcome = materialization_for(node, compiled.project.target.external_root).build(

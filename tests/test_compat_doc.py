@@ -11,6 +11,9 @@ ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "dbt-compatibility.md"
 TEST_RE = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
 CASE_RE = re.compile(r"`parity:(\w+)`")
+ADAPTER_RE = re.compile(r"`adapter:(\w+)`")  # a case of tests/test_dbt_adapter.py
+ADAPTER = harness.Suite(ROOT / "tests" / "dbt_adapter" / "projects",
+                        ROOT / "tests" / "dbt_adapter" / "expected")
 STATUSES = {"supported", "different", "not yet"}
 
 
@@ -28,7 +31,8 @@ def test_every_row_has_a_status_and_a_check() -> None:
     for row in rows:
         assert row[1] in STATUSES, row
         if row[1] != "not yet":
-            assert TEST_RE.search(row[-1]) or CASE_RE.search(row[-1]), row
+            assert (TEST_RE.search(row[-1]) or CASE_RE.search(row[-1])
+                    or ADAPTER_RE.search(row[-1])), row
 
 
 def test_named_tests_and_cases_exist() -> None:
@@ -40,3 +44,6 @@ def test_named_tests_and_cases_exist() -> None:
     for case in CASE_RE.findall(text):
         assert case in cases, f"parity case {case} is gone"
         assert (harness.EXPECTED / f"{case}.json").exists(), f"{case} has no recording"
+    recorded = set(ADAPTER.recorded())
+    for case in ADAPTER_RE.findall(text):
+        assert case in recorded, f"adapter case {case} is gone or has no recording"

@@ -258,7 +258,8 @@ def _relation_macros(ctx: Ctx) -> dict[str, Macro]:
         "before_begin": lambda sql: {"sql": sql, "transaction": False},
         "after_commit": lambda sql: {"sql": sql, "transaction": False},
         "in_transaction": lambda sql: {"sql": sql, "transaction": True},
-        "set_sql_header": lambda config, caller=None: "",
+        "set_sql_header": lambda config, caller=None:
+            config.set("sql_header", str(caller())) if caller else "",
     }
 
 

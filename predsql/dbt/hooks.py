@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from predsql.errors import ExecutionError, PredsqlError
+from predsql.errors import ExecutionError
 
 HOOK_KEYS = {"pre-hook": "pre-hook", "pre_hook": "pre-hook",
              "post-hook": "post-hook", "post_hook": "post-hook"}
@@ -155,7 +155,9 @@ def _node_dict(node: Any, result: Any) -> dict[str, Any]:
 def run_project_hooks(compiled: Any, con: duckdb.DuckDBPyConnection, kind: str,
                       extra: dict[str, Any] | None = None,
                       ) -> list[tuple[ProjectHook, str | None, float]]:
-    """Run one kind of project hooks: (hook, error message or None, seconds) each."""
+    """Run one kind of project hooks: (hook, error message or None, seconds) each. A hook
+    whose SQL fails is that hook's error and the run goes on; one that cannot be rendered
+    (a macro raising, a query it runs failing) stops the command, as in dbt."""
     outcomes: list[tuple[ProjectHook, str | None, float]] = []
     renderer = compiled.renderer
     for hook in project_hooks(compiled.project, kind):
@@ -166,9 +168,8 @@ def run_project_hooks(compiled: Any, con: duckdb.DuckDBPyConnection, kind: str,
             if _has_sql(sql):
                 cursor.execute(sql)
             outcomes.append((hook, None, time.time() - started))
-        except (PredsqlError, duckdb.Error) as exc:
-            message = exc.format() if isinstance(exc, PredsqlError) else str(exc)
-            outcomes.append((hook, f"{hook.name} failed, error:\n {message}",
+        except duckdb.Error as exc:
+            outcomes.append((hook, f"{hook.name} failed, error:\n {exc}",
                              time.time() - started))
         finally:
             cursor.close()

@@ -104,8 +104,9 @@ class RenderState:
         materialized = self.node.materialized
         kind = ("view" if materialized in ("view", "external") else "cte"
                 if materialized == "ephemeral" else "table")
-        if kind == "cte":
-            return Relation(identifier=Relation.add_ephemeral_prefix(self.node.name), type="cte")
+        if kind == "cte":  # renders as the CTE's name; schema and database as dbt's `this`
+            return replace(self.relation(schema, name, kind),
+                           identifier=Relation.add_ephemeral_prefix(self.node.name))
         return self.relation(schema, name, kind)
 
     # -- functions exposed to templates ---------------------------------
@@ -144,6 +145,11 @@ class RenderState:
     def config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):
             kwargs = {**args[0], **kwargs}
+        for hook in ("pre", "post"):
+            if f"{hook}_hook" in kwargs and f"{hook}-hook" in kwargs:
+                raise CompileError(
+                    f'Invalid config, has conflicting keys "{hook}_hook" and "{hook}-hook"',
+                    hint=f"{hook}_hook and {hook}-hook are one key: write it once")
         self.capture.config.update(kwargs)
         return ""
 

@@ -75,7 +75,14 @@ def check(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
         raise _fail(node, mismatches)
 
 
-def _constraint(item: dict[str, Any]) -> str | None:
+def _target(item: dict[str, Any], resolved: dict[str, str]) -> Any:
+    """A foreign key's `to`: the relation of its `ref(...)` / `source(...)` (the compiler
+    resolves them), else as written."""
+    to = item.get("to")
+    return resolved.get(to, to) if isinstance(to, str) else to
+
+
+def _constraint(item: dict[str, Any], resolved: dict[str, str]) -> str | None:
     kind = str(item.get("type", ""))
     expression = str(item.get("expression") or "")
     if kind == "check":
@@ -83,7 +90,7 @@ def _constraint(item: dict[str, Any]) -> str | None:
     if kind in ("not_null", "unique", "primary_key"):
         return f"{kind.replace('_', ' ')} {expression}".strip()
     if kind == "foreign_key":
-        to, to_columns = item.get("to"), item.get("to_columns")
+        to, to_columns = _target(item, resolved), item.get("to_columns")
         if to and to_columns:
             return f"references {to} ({', '.join(map(str, to_columns))})"
         return f"references {expression}" if expression else None
@@ -92,7 +99,7 @@ def _constraint(item: dict[str, Any]) -> str | None:
     return None
 
 
-def _model_constraint(item: dict[str, Any]) -> str | None:
+def _model_constraint(item: dict[str, Any], resolved: dict[str, str]) -> str | None:
     kind = str(item.get("type", ""))
     prefix = f"constraint {item['name']} " if item.get("name") else ""
     columns = ", ".join(map(str, item.get("columns") or []))
@@ -103,7 +110,7 @@ def _model_constraint(item: dict[str, Any]) -> str | None:
         extra = f" {expression}" if expression else ""
         return f"{prefix}{kind.replace('_', ' ')}{extra} ({columns})"
     if kind == "foreign_key":
-        to, to_columns = item.get("to"), item.get("to_columns")
+        to, to_columns = _target(item, resolved), item.get("to_columns")
         if to and to_columns:
             return (f"{prefix}foreign key ({columns}) references {to} "
                     f"({', '.join(map(str, to_columns))})")
@@ -115,12 +122,15 @@ def _model_constraint(item: dict[str, Any]) -> str | None:
 
 def table_definition(node: CompiledNode) -> str:
     """`(col type constraints, ..., model constraints)` for CREATE TABLE."""
+    resolved = node.extra.get("constraint_to") or {}
     parts = []
     for column in _columns(node):
         pieces = [f"{_name(column)} {column['data_type']}"]
-        pieces += [c for c in map(_constraint, column.get("constraints") or []) if c]
+        pieces += [c for c in (_constraint(i, resolved) for i in column.get("constraints") or [])
+                   if c]
         parts.append(" ".join(pieces))
-    parts += [c for c in map(_model_constraint, node.config.get("constraints") or []) if c]
+    parts += [c for c in (_model_constraint(i, resolved)
+                          for i in node.config.get("constraints") or []) if c]
     return "(" + ", ".join(parts) + ")"
 
 

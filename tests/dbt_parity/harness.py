@@ -333,3 +333,37 @@ def predsql_ls_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
     finally:
         os.chdir(previous)
     return result.exit_code, result.stdout
+
+
+def describe_difference(expected: list[dict], actual: list[dict]) -> str:
+    lines = []
+    for i, (want, got) in enumerate(zip(expected, actual)):
+        if want == got:
+            continue
+        what = want.get("run") or want.get("ls") or "read"
+        lines.append(f"step {i} {what}:")
+        for key in sorted(set(want) | set(got)):
+            if key == "relations":
+                rels_w, rels_g = want.get(key, {}), got.get(key, {})
+                for rel in sorted(set(rels_w) | set(rels_g)):
+                    if rels_w.get(rel) != rels_g.get(rel):
+                        lines.append(f"  relation {rel}:\n    dbt:     "
+                                     f"{json.dumps(rels_w.get(rel))[:1500]}\n    predsql: "
+                                     f"{json.dumps(rels_g.get(rel))[:1500]}")
+            elif want.get(key) != got.get(key):
+                lines.append(f"  {key}:\n    dbt:     {json.dumps(want.get(key))[:1500]}\n"
+                             f"    predsql: {json.dumps(got.get(key))[:1500]}")
+        break
+    if len(expected) != len(actual):
+        lines.append(f"{len(expected)} steps recorded, {len(actual)} run")
+    return "\n".join(lines)
+
+
+def check_same(expected: list[dict], outcomes: list[dict[str, Any]]) -> None:
+    actual = comparable(outcomes)
+    if expected != actual:
+        logs = "\n".join(f"--- {o.get('run')}\n{o.get('log', '')[-1200:]}" for o in outcomes
+                         if o.get("log"))
+        import pytest
+
+        pytest.fail(describe_difference(expected, actual) + "\npredsql output:\n" + logs)

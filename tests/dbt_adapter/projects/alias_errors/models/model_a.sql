@@ -1,0 +1,6 @@
+
+
+{{ config(alias='duped_alias') }}
+
+select 1 as id
+

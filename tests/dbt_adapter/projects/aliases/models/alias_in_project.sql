@@ -1,0 +1,4 @@
+
+
+select {{ string_literal(this.name) }} as tablename
+

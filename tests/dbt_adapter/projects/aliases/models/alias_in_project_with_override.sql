@@ -1,0 +1,6 @@
+
+
+{{ config(alias='override_alias') }}
+
+select {{ string_literal(this.name) }} as tablename
+

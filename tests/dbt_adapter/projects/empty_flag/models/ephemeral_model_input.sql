@@ -1,0 +1,3 @@
+
+{{ config(materialized='ephemeral') }}
+select 2 as id

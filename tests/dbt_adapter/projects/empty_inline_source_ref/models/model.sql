@@ -1,0 +1,2 @@
+
+select * from {{ source('seed_sources', 'raw_source') }} as raw_source

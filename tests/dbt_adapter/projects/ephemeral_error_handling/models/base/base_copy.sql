@@ -1,0 +1,7 @@
+
+{{ config(materialized='ephemeral') }}
+
+{{ adapter.invalid_method() }}
+
+select * from {{ ref('base') }}
+

@@ -1,0 +1,4 @@
+
+-- base copy is an error
+select * from {{ref('base_copy')}} where gender = 'Male'
+

@@ -1,0 +1,5 @@
+
+{{ config(materialized='ephemeral') }}
+
+select * from {{ this.schema }}.seed
+

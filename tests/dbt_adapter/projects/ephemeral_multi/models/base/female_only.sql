@@ -1,0 +1,5 @@
+
+{{ config(materialized='ephemeral') }}
+
+select * from {{ ref('base_copy') }} where gender = 'Female'
+

@@ -1,0 +1,7 @@
+
+
+-- multiple ephemeral refs should share a cte
+select * from {{ref('base')}} where gender = 'Male'
+union all
+select * from {{ref('base')}} where gender = 'Female'
+

@@ -1,0 +1,8 @@
+
+{{
+  config(
+    materialized = "ephemeral",
+  )
+}}
+select * from {{ref("ephemeral_level_two")}}
+

@@ -1,0 +1,8 @@
+
+{{
+  config(
+    materialized = "ephemeral",
+  )
+}}
+select * from {{ ref('source_table') }}
+

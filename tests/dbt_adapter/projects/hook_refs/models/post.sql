@@ -1,0 +1,2 @@
+
+select 'end' as test_state

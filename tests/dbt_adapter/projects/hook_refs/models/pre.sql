@@ -1,0 +1,2 @@
+
+select 'start' as test_state

@@ -1,0 +1,9 @@
+
+{{
+  config(
+    materialized = "table"
+  )
+}}
+
+select
+  1 as id

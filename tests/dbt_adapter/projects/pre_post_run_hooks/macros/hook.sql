@@ -1,0 +1,4 @@
+
+{% macro hook() %}
+  select 1
+{% endmacro %}

@@ -1,0 +1,6 @@
+
+
+{{ config(alias='duped_alias', schema='schema_a') }}
+
+select {{ string_literal(this.name) }} as tablename
+

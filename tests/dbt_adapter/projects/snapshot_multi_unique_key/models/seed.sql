@@ -1,0 +1,2 @@
+
+select * from {{target.database}}.{{target.schema}}.seed

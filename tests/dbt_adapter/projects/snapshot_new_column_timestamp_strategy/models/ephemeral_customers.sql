@@ -1,0 +1,4 @@
+
+{{ config(materialized='ephemeral') }}
+
+select * from {{ source('test_source', 'src_customers') }}

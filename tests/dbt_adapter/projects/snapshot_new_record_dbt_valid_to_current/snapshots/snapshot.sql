@@ -1,0 +1,4 @@
+
+{% snapshot snapshot_actual %}
+    select * from {{target.database}}.{{target.schema}}.seed
+{% endsnapshot %}

@@ -1,0 +1,13 @@
+
+{{
+  config(
+    materialized = "table"
+  )
+}}
+
+-- depends_on: {{ ref('foreign_key_model') }}
+
+select
+  'blue' as color,
+  1 as id,
+  '2019-01-01' as date_day

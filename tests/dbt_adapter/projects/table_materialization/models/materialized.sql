@@ -1,0 +1,10 @@
+
+{{
+  config(
+    materialized = "table",
+    sort = 'first_name',
+    dist = 'first_name'
+  )
+}}
+
+select * from {{ this.schema }}.seed

@@ -1,0 +1,3 @@
+
+select
+    tested_column from {{ ref('my_upstream_model')}}

@@ -1,0 +1,3 @@
+
+select
+    * from {{ ref('my_upstream_model')}}

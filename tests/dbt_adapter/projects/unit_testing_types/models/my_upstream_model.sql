@@ -1,0 +1,3 @@
+
+select
+  {sql_value} as tested_column

@@ -1,0 +1,3 @@
+
+select
+  cast('short' as varchar(5)) as tested_column
