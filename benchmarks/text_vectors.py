@@ -203,6 +203,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100000)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--approaches", default="predsql,faiss,faiss-skx,numpy",
+                        help="top-k approaches to run, comma-separated")
     args = parser.parse_args()
     if args.what == "child":
         kind, *params = args.rest
@@ -231,9 +233,12 @@ def main() -> None:
             # faiss-cpu's bundled OpenBLAS 0.3.15 does not know this CPU and falls back to its
             # generic "Prescott" kernels; faiss-skx forces the SkylakeX kernels for a fair
             # reference (it is exact either way)
+            chosen = args.approaches.split(",")
             for name, extra in (("predsql", None), ("faiss", None),
                                 ("faiss-skx", {"OPENBLAS_CORETYPE": "SKYLAKEX"}),
                                 ("numpy", None)):
+                if name not in chosen:
+                    continue
                 engine = "faiss" if name.startswith("faiss") else name
                 r = measure(["topk", engine, str(args.queries), str(args.items), str(args.k)],
                             extra)
@@ -244,7 +249,7 @@ def main() -> None:
         import numpy as np
 
         ref = np.load("/tmp/predsql-topk-faiss.npy")
-        for name in ("predsql", "numpy"):
+        for name in [n for n in ("predsql", "numpy") if n in args.approaches.split(",")]:
             same = float((np.load(f"/tmp/predsql-topk-{name}.npy") == ref).all(axis=1).mean())
             print(f"{name}: share of queries with the same top-{args.k} set as faiss: {same:.5f}")
 
