@@ -24,6 +24,7 @@ from predsql.nodes import (
     Source,
     default_materialization,
     discover_nodes,
+    is_python_model,
     read_properties,
 )
 from predsql.project import Project
@@ -176,7 +177,7 @@ def compile_project(
     try:
         for node in nodes:
             capture = None
-            if node.resource_type != "seed":
+            if node.resource_type != "seed" and not is_python_model(node):
                 _, capture = renderer.render(node)
                 node = replace(node, config=merge_into(dict(node.config), capture.config))
             parsed.append((node, capture))
@@ -268,6 +269,9 @@ def _compile_pass(
                 node, node.config, schema, alias, checksum=_file_checksum(node)
             )
             continue
+        if is_python_model(node):
+            compiled[node.unique_id] = _python_model(node, schema, alias, nodes_by_name)
+            continue
         error: PredsqlError | None = None
         try:
             sql, capture = renderer.render(node)
@@ -333,6 +337,28 @@ def compile_for_run(compiled: CompiledProject, node: CompiledNode, cursor: Any) 
             raise UpstreamCompileError(node.extra["compile_error"])
         raise CompileError(node.extra["compile_error"])
     return node
+
+
+_PYTHON_REF_RE = re.compile(r"""dbt\.ref\(\s*['"]([^'"]+)['"]""")
+
+
+def _python_model(node: Node, schema: str, alias: str,
+                  nodes_by_name: dict[str, Node]) -> CompiledNode:
+    """A Python model as a node that fails with its reason: it keeps its place in the graph
+    (its `dbt.ref()` parents run first, the models that ref it are skipped), so nothing is
+    silently left out of a build."""
+    refs = [r for r in _PYTHON_REF_RE.findall(node.raw_sql) if r in nodes_by_name]
+    error = CompileError(
+        "dbt Python models are not supported by predsql yet, so this model is not built",
+        path=node.rel_path,
+        hint="write the model in SQL (an ML function does the scoring a Python model "
+             "would), or build it with dbt; docs/dbt-compatibility.md lists what is not yet "
+             "supported")
+    return CompiledNode(node, node.config, schema, alias, refs=tuple(refs),
+                        depends_on=tuple(dict.fromkeys(nodes_by_name[r].unique_id
+                                                       for r in refs)),
+                        checksum=_file_checksum(node),
+                        extra={"source_ids": [], "compile_error": error.format()})
 
 
 _REF_RE = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")

@@ -46,6 +46,11 @@ class Node:
         return str(self.config.get("materialized") or default_materialization(self.resource_type))
 
 
+def is_python_model(node: Node) -> bool:
+    """A dbt Python model (`models/*.py`): predsql does not run those yet."""
+    return node.resource_type == "model" and node.path.suffix == ".py"
+
+
 @dataclass(frozen=True)
 class Source:
     unique_id: str
@@ -306,6 +311,9 @@ def discover_nodes(project: Project, props: Properties) -> list[Node]:
     nodes: list[Node] = []
     seen: dict[str, Path] = {}
     for path in iter_files(project.root, project.model_paths, ".sql"):
+        nodes.append(_file_node(project, props.models, "model", path, project.model_paths))
+    for path in iter_files(project.root, project.model_paths, ".py"):
+        # dbt Python models: nodes of the graph that fail with a clear error (never dropped)
         nodes.append(_file_node(project, props.models, "model", path, project.model_paths))
     for path in iter_files(project.root, project.seed_paths, ".csv"):
         nodes.append(_file_node(project, props.seeds, "seed", path, project.seed_paths))

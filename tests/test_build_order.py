@@ -46,6 +46,24 @@ def test_relationships_test_to_a_child_model_runs_after_it(project: Path) -> Non
     assert order.index("relationships_b_id__id__ref_c_") > order.index("c")
 
 
+def test_python_models_fail_in_place_and_skip_their_children(project: Path) -> None:
+    write(project, {
+        "seeds/a.csv": "id\n1\n2\n",
+        "models/b.sql": "select * from {{ ref('a') }}",
+        "models/c.py": "def model(dbt, session):\n    return dbt.ref('b').df()\n",
+        "models/d.sql": "select * from {{ ref('c') }}",
+        "models/e.sql": "select * from {{ ref('a') }}",
+    })
+    result = run_cli(project, "build", code=1)
+    assert statuses(project) == {"a": "success", "b": "success", "c": "error",
+                                 "d": "skipped", "e": "success"}
+    order = [r["unique_id"].split(".")[-1] for r in
+             json.loads((project / "target/run_results.json").read_text())["results"]]
+    assert order.index("c") > order.index("b")  # its dbt.ref() parent ran first
+    assert "models/c.py: dbt Python models are not supported by predsql yet" in output(result)
+    assert "ERROR=1 SKIP=1" in output(result)
+
+
 def test_failing_multi_parent_test_skips_only_what_is_below_both(project: Path) -> None:
     write(project, {
         "models/b.sql": "select 1 as id union all select 2",
