@@ -64,10 +64,12 @@ def build_project(work: Path, rows: int, device: str, memory_limit: str,
     project = work / "bench"
     (project / "models").mkdir(parents=True, exist_ok=True)
     (project / "predsql_project.yml").write_text("name: bench\n")
+    # an absolute path: a relative one starts at the working directory, as in dbt
+    location = json.dumps(str((project / "bench.duckdb").resolve()))
     (project / "profiles.yml").write_text(
         "bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
-        f"      path: bench.duckdb\n      settings: {{memory_limit: '{memory_limit}'}}\n"
-        "    nolimit:\n      type: duckdb\n      path: bench.duckdb\n")
+        f"      path: {location}\n      settings: {{memory_limit: '{memory_limit}'}}\n"
+        f"    nolimit:\n      type: duckdb\n      path: {location}\n")
     functions = project / "functions"
     if models_from is not None:
         functions.mkdir(parents=True, exist_ok=True)
