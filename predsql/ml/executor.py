@@ -26,9 +26,13 @@ NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "U
            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
 
 
-def install_stub_macros(cursor: duckdb.DuckDBPyConnection, registry: Registry) -> None:
-    """Typed stand-ins so DuckDB can bind (and name the columns of) a model's SQL."""
+def install_stub_macros(cursor: duckdb.DuckDBPyConnection, registry: Registry,
+                        names: Any = None) -> None:
+    """Typed stand-ins so DuckDB can bind (and name the columns of) a model's SQL: for
+    the functions `names` (all when None)."""
     for fn in registry.functions.values():
+        if names is not None and fn.name not in names:
+            continue
         params = [f"a{i}" for i in range(fn.arity)]
         casts = " OR ".join(f"CAST({p} AS {t}) IS NULL" for p, t in zip(params, fn.arg_types()))
         body = f"CASE WHEN {casts or 'true'} THEN NULL ELSE CAST(NULL AS {fn.result_type}) END"
@@ -182,7 +186,7 @@ def check_not_broken(node: CompiledNode, registry: Registry) -> None:
 def expected_columns(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
                      registry: Registry) -> list[tuple[str, str]]:
     """The model's output columns as DuckDB itself would name and type them."""
-    install_stub_macros(cursor, registry)
+    install_stub_macros(cursor, registry, node.extra.get("ml_functions"))
     sql = node.compiled_sql.rstrip().rstrip(";")
     if any(c.get("named") for c in node.extra.get("ml_calls", [])):
         sql = positional_sql(parse_sql(node), registry.functions)  # stub macros are positional
