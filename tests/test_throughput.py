@@ -144,3 +144,78 @@ def test_io_binding_gives_the_same_bits_as_session_run(tmp_path: Path) -> None:
     a = map_batch(plain, arrays).column
     b = map_batch(bound, arrays).column
     assert to_numpy(a).view(np.uint32).tolist() == to_numpy(b).view(np.uint32).tolist()
+
+
+def _net_with_subnormal_weights(path: Path) -> None:
+    """A (4 -> 8 -> 1) ReLU network; a quarter of its weights are subnormal, as in the
+    dead units of a regularized network."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    w1 = rng.normal(size=(4, 8)).astype(np.float32)
+    w1[:, ::4] = np.float32(3e-42) * rng.choice([-1, 1], size=(4, 2))
+    w2 = rng.normal(size=(8, 1)).astype(np.float32)
+    w2[1::4] = np.float32(-1e-40)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "w2"], ["y"])], "net",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_subnormal_weights_are_flushed_with_the_same_results(tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from predsql.ml.onnx_files import subnormal_weights
+    from predsql.ml.registry import load_registry
+    from predsql.project import load_project
+
+    root = write(tmp_path / "s", {
+        "predsql_project.yml": "name: s\n",
+        "functions/f.yml": "functions:\n  - name: flushed\n    model: net.onnx\n"
+                           "  - name: kept\n    model: net.onnx\n    subnormal_weights: keep\n",
+        "models/scores.sql": "select id, flushed(f0, f1, f2, f3) as a, kept(f0, f1, f2, f3) as b "
+                             "from feats",
+    })
+    _net_with_subnormal_weights(root / "functions/net.onnx")
+    x = ml_models.features(n=3000, seed=2)
+    x[:100] *= 1e-39  # subnormal inputs reach the model unchanged
+    ml_models.load_features(root / "s.duckdb", "feats", x)
+    registry = load_registry(load_project(root))
+    flushed, kept = registry.functions["flushed"], registry.functions["kept"]
+    assert flushed.flush_subnormals and not kept.flush_subnormals
+    assert subnormal_weights(onnx.load_from_string(flushed.load_model_bytes())) == 0
+    assert subnormal_weights(onnx.load_from_string(kept.load_model_bytes())) == 10
+
+    run_cli(root, "run")
+    rows = duckdb.connect(str(root / "s.duckdb")).execute(
+        "select a, b from scores order by id").fetchall()
+    session = ort.InferenceSession(str(root / "functions/net.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"X": x.astype(np.float32)})[0].reshape(-1)
+    got = np.array(rows, dtype=np.float32)
+    assert np.array_equal(got[:, 1], expected)  # kept: onnxruntime's own bits
+    # flushed: the same bits wherever the output is a normal number; where onnxruntime's
+    # output is itself subnormal (it came only from the tiny weights), it is within 1.2e-38
+    normal = np.abs(expected) >= np.finfo(np.float32).tiny
+    assert normal.sum() > 2500
+    assert np.array_equal(got[normal, 0], expected[normal])
+    assert np.all(np.abs(got[~normal, 0] - expected[~normal]) < np.finfo(np.float32).tiny)
+
+
+def test_subnormal_weights_takes_flush_or_keep(tmp_path: Path) -> None:
+    root = write(tmp_path / "b", {
+        "predsql_project.yml": "name: b\n",
+        "functions/f.yml": "functions:\n  - name: f\n    model: net.onnx\n"
+                           "    subnormal_weights: drop\n",
+    })
+    _net_with_subnormal_weights(root / "functions/net.onnx")
+    result = run_cli(root, "functions", code=None)
+    assert "subnormal_weights 'drop' must be `flush` or `keep`" in result.output
+    assert "functions/f.yml" in result.output

@@ -20,11 +20,17 @@ import onnxruntime as ort
 
 from predsql.errors import RegistryError
 from predsql.ml import load_errors
-from predsql.ml.onnx_files import expose_zipmaps, external_files, read_model, set_locale
+from predsql.ml.onnx_files import (
+    expose_zipmaps,
+    external_files,
+    read_model,
+    set_locale,
+    subnormal_weights,
+)
 from predsql.ml.specs import ZipMapInfo
 
 CACHE_FILE = "predsql_model_signatures.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: subnormal_weights
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class ModelInfo:
     zipmaps: tuple[ZipMapInfo, ...]
     custom_ops: tuple[str, ...]
     files: tuple[str, ...]  # the model file, then its external data files
+    subnormal_weights: int = 0  # subnormal values in its float initializers
 
     @property
     def external_data(self) -> bool:
@@ -70,6 +77,7 @@ class ModelInfo:
                           for z in data["zipmaps"]),
             custom_ops=tuple(data["custom_ops"]),
             files=tuple(data["files"]),
+            subnormal_weights=int(data.get("subnormal_weights", 0)),
         )
 
 
@@ -121,6 +129,7 @@ def inspect_model(root: Path, model_path: Path, yml: Path, locale: str | None) -
         zipmaps=zipmaps,
         custom_ops=custom_ops,
         files=(str(model_path), *(str(p.resolve()) for p in externals)),
+        subnormal_weights=subnormal_weights(model),
     )
 
 

@@ -29,7 +29,8 @@ from predsql.yamlio import expect_mapping, read_yaml
 __all__ = ["BrokenFunction", "InputSpec", "MlFunction", "OutputSpec", "Registry", "load_registry"]
 
 FUNCTION_KEYS = {"name", "description", "model", "inputs", "output", "outputs", "batch_size",
-                 "device", "on_null", "cache", "threads", "locale", "executor"} | TEXT_KEYS
+                 "device", "on_null", "cache", "threads", "locale", "executor",
+                 "subnormal_weights"} | TEXT_KEYS
 INPUT_KEYS = {"name", "type", "columns"}
 OUTPUT_KEYS = {"name", "as", "index", "key"}
 ONNX_TO_SQL = {
@@ -164,6 +165,9 @@ def _load_function(project: Project, path: Path, rel: Path, entry: dict[str, Any
     locale = entry.get("locale")
     if locale is not None and not isinstance(locale, str):
         raise fail("locale must be a locale name such as C or C.UTF-8")
+    subnormals = str(entry.get("subnormal_weights", "flush"))
+    if subnormals not in ("flush", "keep"):
+        raise fail(f"subnormal_weights {subnormals!r} must be `flush` or `keep`")
 
     model_path = _project_file(project.root, path.parent, entry["model"], "model file", rel)
     try:
@@ -216,6 +220,7 @@ def _load_function(project: Project, path: Path, rel: Path, entry: dict[str, Any
         custom_ops=info.custom_ops,
         external_data=info.external_data,
         text=text,
+        flush_subnormals=subnormals == "flush" and info.subnormal_weights > 0,
     )
 
 

@@ -79,6 +79,7 @@ class MlFunction:
     custom_ops: tuple[str, ...] = ()  # Python packages whose custom-op library it needs
     external_data: bool = False  # weights in files beside the model (loaded from its folder)
     text: TextSpec | None = None  # a text function: tokenizer, pooling (predsql/text)
+    flush_subnormals: bool = False  # subnormal weights set to zero (subnormal_weights: flush)
 
     @property
     def output(self) -> OutputSpec:
@@ -148,7 +149,8 @@ class MlFunction:
         return lines
 
     def load_model_bytes(self) -> bytes:
-        """The model as onnxruntime loads it (ZipMaps exposed, locale replaced)."""
+        """The model as onnxruntime loads it (ZipMaps exposed, locale replaced,
+        subnormal weights flushed)."""
         from predsql.ml.onnx_files import session_bytes
 
         data = self.model_path.read_bytes()
@@ -156,7 +158,7 @@ class MlFunction:
             raise ExecutionError(
                 f"function {self.name!r}: {self.model_path.name} changed since the registry "
                 "was read", path=self.yml_path, hint="run the command again")
-        return session_bytes(data, self.zipmaps, self.locale)
+        return session_bytes(data, self.zipmaps, self.locale, self.flush_subnormals)
 
 
 @dataclass(frozen=True)
