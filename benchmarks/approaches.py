@@ -42,13 +42,25 @@ def providers(device: str) -> list[str]:
         "CPUExecutionProvider"]
 
 
-def session(path: Path, threads: int, device: str) -> ort.InferenceSession:
+def flushed(path: Path) -> bytes | None:
+    """The model with its subnormal weights set to zero, as predsql loads it (None when
+    it has none)."""
+    import onnx
+
+    from predsql.ml.onnx_files import subnormal_weights
+
+    model = onnx.load(str(path))
+    return model.SerializeToString() if subnormal_weights(model, flush=True) else None
+
+
+def session(path: Path | bytes, threads: int, device: str) -> ort.InferenceSession:
     if device == "cuda":
         preload_cuda_libraries()  # the cuda extra's libraries, as predsql loads them
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), options, providers=providers(device))
+    model = path if isinstance(path, bytes) else str(path)
+    sess = ort.InferenceSession(model, options, providers=providers(device))
     if device == "cuda" and sess.get_providers()[0] != "CUDAExecutionProvider":
         raise SystemExit(f"onnxruntime cannot run on CUDA here: {sess.get_providers()}")
     return sess
@@ -100,8 +112,12 @@ def _run_bound(sess: ort.InferenceSession, x: np.ndarray, batch: int) -> None:
 
 def run_limit(model: Path, db: Path, device: str, batch: int | None) -> dict:
     """onnxruntime alone on a contiguous float32 array: best of a few settings (on CUDA:
-    at predsql's batch, plain and with I/O binding)."""
+    at predsql's batch, plain and with I/O binding), on the model as it is and, when it
+    has subnormal weights, with them flushed (as predsql runs it)."""
     x = load_matrix(db)
+    models: list[tuple[str, Path | bytes]] = [("", model)]
+    if (data := flushed(model)) is not None:
+        models.append((" subnormal weights flushed", data))
     if device == "cuda":
         batch = batch or 65536
         settings = [(1, 1, batch, False), (1, 1, batch, True)]
@@ -109,8 +125,9 @@ def run_limit(model: Path, db: Path, device: str, batch: int | None) -> dict:
         settings = [(1, cores(), 2048, False), (1, cores(), 8192, False),
                     (cores(), 1, 8192, False), (cores(), 1, 65536, False)]
     best, cpu = None, None
-    for intra, workers, size, bound in settings:
-        sess = session(model, intra, device)
+    for (label, source), (intra, workers, size, bound) in (
+            (m, s) for m in models for s in settings):
+        sess = session(source, intra, device)
         sess.run(None, {sess.get_inputs()[0].name: x[:size]})  # warm up
         with Section() as section:
             if bound:
@@ -118,7 +135,7 @@ def run_limit(model: Path, db: Path, device: str, batch: int | None) -> dict:
             else:
                 _run_cpu(sess, x, workers, size)
         detail = f"intra_op={intra} workers={workers} batch={size}" + (
-            " io_binding" if bound else "")
+            " io_binding" if bound else "") + label
         if best is None or section.wall < best["seconds"]:
             best = {"seconds": section.wall, "rows": len(x), "detail": detail}
         if cpu is None or section.cpu < cpu[0]:
@@ -127,9 +144,10 @@ def run_limit(model: Path, db: Path, device: str, batch: int | None) -> dict:
     return {**best, "cpu_seconds": cpu[0], "cpu_detail": cpu[1]}
 
 
-def run_udf(model: Path, db: Path, device: str) -> dict:
-    """DuckDB arrow UDF wrapping one onnxruntime session (1 intra-op thread)."""
-    sess = session(model, 1, device)
+def run_udf(model: Path, db: Path, device: str, flush: bool = False) -> dict:
+    """DuckDB arrow UDF wrapping one onnxruntime session (1 intra-op thread); with
+    `flush`, on the model with its subnormal weights flushed (as predsql runs it)."""
+    sess = session((flushed(model) or model) if flush else model, 1, device)
     name = sess.get_inputs()[0].name
 
     def predict_columns(columns: list[pa.Array]) -> pa.Array:
@@ -153,7 +171,7 @@ def run_udf(model: Path, db: Path, device: str) -> dict:
         rows = con.execute("select count(*) from udf_out").fetchone()[0]
         con.execute("drop table udf_out")
     return {"seconds": section.wall, "cpu_seconds": section.cpu, "rows": rows,
-            "detail": "arrow UDF, 1 intra-op thread"}
+            "detail": "arrow UDF, 1 intra-op thread" + (", subnormals flushed" if flush else "")}
 
 
 def run_pandas(model: Path, db: Path, device: str) -> dict:
@@ -187,8 +205,8 @@ def main() -> None:
     MEMORY_LIMIT = memory_limit
     if approach == "limit":
         result = run_limit(model, db, device, batch)
-    elif approach == "udf":
-        result = run_udf(model, db, device)
+    elif approach in ("udf", "udf_flushed"):
+        result = run_udf(model, db, device, flush=approach == "udf_flushed")
     elif approach == "pandas":
         result = run_pandas(model, db, device)
     else:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 import checks  # noqa: E402
 from measure import measure  # noqa: E402
 
-APPROACHES = ("limit", "predsql", "udf", "pandas")
+APPROACHES = ("limit", "predsql", "udf", "udf_flushed", "pandas")
 FEATURES = [f"f{i}" for i in range(16)]
 
 
@@ -147,11 +147,11 @@ def summarize(results: dict) -> dict:
 def print_summary(sizes: list[int], summary: dict) -> None:
     print(f"\nMarginal throughput between {sizes[0]:,} and {sizes[-1]:,} rows, 16 float "
           f"features ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
-    print(f"{'model':5} {'approach':8} {'wall rows/s':>12} {'/limit':>7} {'/udf':>6} "
+    print(f"{'model':5} {'approach':11} {'wall rows/s':>12} {'/limit':>7} {'/udf':>6} "
           f"{'cpu rows/s':>12} {'/limit':>7} {'/udf':>6} {'fixed s':>8} {'RSS MB':>8}")
     for model, per in summary.items():
         for approach, row in per.items():
-            print(f"{model:5} {approach:8} {row['wall_rows_per_second']:>12,.0f} "
+            print(f"{model:5} {approach:11} {row['wall_rows_per_second']:>12,.0f} "
                   f"{row.get('wall_ratio_to_limit', 0):>7.2f} {row.get('wall_ratio_to_udf', 0):>6.2f} "
                   f"{row['cpu_rows_per_second']:>12,.0f} {row.get('cpu_ratio_to_limit', 0):>7.2f} "
                   f"{row.get('cpu_ratio_to_udf', 0):>6.2f} {row['wall_fixed_seconds']:>8.2f} "
