@@ -219,3 +219,50 @@ def test_subnormal_weights_takes_flush_or_keep(tmp_path: Path) -> None:
     result = run_cli(root, "functions", code=None)
     assert "subnormal_weights 'drop' must be `flush` or `keep`" in result.output
     assert "functions/f.yml" in result.output
+
+
+def test_a_rewritten_model_is_kept_in_target_and_runs_without_importing_onnx(
+        tmp_path: Path) -> None:
+    root = write(tmp_path / "k", {
+        "predsql_project.yml": "name: k\n",
+        "functions/f.yml": "functions:\n  - name: net\n    model: net.onnx\n",
+        "models/scores.sql": "select id, net(f0, f1, f2, f3) as a from feats",
+    })
+    _net_with_subnormal_weights(root / "functions/net.onnx")
+    ml_models.load_features(root / "k.duckdb", "feats", ml_models.features(n=500, seed=4))
+    run_cli(root, "run")
+    first = duckdb.connect(str(root / "k.duckdb")).execute(
+        "select a from scores order by id").fetchall()
+    assert len(list((root / "target/predsql_session_models").glob("*.onnx"))) == 1
+    code = ("import sys\nsys.argv = ['predsql', 'run', '--project-dir', sys.argv[1]]\n"
+            "from predsql.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nprint('onnx imported:', 'onnx' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "onnx imported: False" in done.stdout
+    again = duckdb.connect(str(root / "k.duckdb")).execute(
+        "select a from scores order by id").fetchall()
+    assert again == first
+    # the kept file removed: the run rewrites the model itself
+    for kept in (root / "target/predsql_session_models").glob("*.onnx"):
+        kept.unlink()
+    run_cli(root, "run")
+    assert duckdb.connect(str(root / "k.duckdb")).execute(
+        "select a from scores order by id").fetchall() == first
+
+
+def test_the_cuda_probe_model_is_what_onnx_helper_builds() -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from predsql.ml.devices import PROBE_MODEL
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    assert onnx.load_from_string(PROBE_MODEL) == model

@@ -83,7 +83,7 @@ def _probe() -> CudaStatus:
     ort.set_default_logger_severity(2)
     with captured_stderr() as logged:
         try:
-            session = ort.InferenceSession(_probe_model(), options, providers=[CUDA, CPU])
+            session = ort.InferenceSession(PROBE_MODEL, options, providers=[CUDA, CPU])
             if session.get_providers()[0] == CUDA:
                 session.run(None, {"x": np.ones((1, 1), dtype=np.float32)})
         except Exception as exc:  # no device, a driver too old, ...
@@ -143,18 +143,11 @@ def captured_stderr() -> Iterator[list[str]]:
             lines.extend(tmp.read().decode("utf-8", "replace").splitlines())
 
 
-def _probe_model() -> bytes:
-    import onnx  # only when CUDA is probed: onnx costs ~0.1 s to import
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "probe",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+# y = Relu(x), x and y float [N, 1], opset 13, IR version 8: the bytes onnx.helper makes
+# (test_throughput.py rebuilds them), kept here so probing needs no onnx import (~0.1 s)
+PROBE_MODEL = (b'\x08\x08:;\n\x0c\n\x01x\x12\x01y"\x04Relu\x12\x05probeZ\x11\n\x01x\x12\x0c'
+               b'\n\n\x08\x01\x12\x06\n\x00\n\x02\x08\x01b\x11\n\x01y\x12\x0c\n\n\x08\x01'
+               b'\x12\x06\n\x00\n\x02\x08\x01B\x04\n\x00\x10\r')
 
 
 def auto_fallback_note(status: CudaStatus) -> str:

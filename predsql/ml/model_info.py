@@ -24,12 +24,14 @@ from predsql.ml.onnx_files import (
     expose_zipmaps,
     external_files,
     read_model,
+    session_bytes,
     set_locale,
     subnormal_weights,
 )
 from predsql.ml.specs import ZipMapInfo
 
 CACHE_FILE = "predsql_model_signatures.json"
+SESSION_MODELS = "predsql_session_models"  # rewritten models, by file version
 CACHE_VERSION = 2  # 2: subnormal_weights
 
 
@@ -190,6 +192,31 @@ class SignatureCache:
         self.entries[self._key(model_path, locale)] = {
             "stat": [_stat(f) for f in info.files], "info": info.to_json()}
         self.changed = True
+
+    def session_file(self, model_path: Path, info: ModelInfo,
+                     zipmaps: tuple[ZipMapInfo, ...], locale: str | None,
+                     flush_subnormals: bool) -> Path | None:
+        """The bytes onnxruntime loads for a model that needs rewriting (ZipMaps exposed,
+        locale replaced, subnormal weights flushed), kept in target/ per file version, so
+        a run need not import onnx (~0.1 s) to rewrite it again; None when the model is
+        loaded as it is, or target/ cannot be written."""
+        if (not zipmaps and not locale and not flush_subnormals) or self.path is None:
+            return None
+        key = hashlib.sha256(json.dumps(
+            [info.sha256, [asdict(z) for z in zipmaps], locale, flush_subnormals]).encode())
+        path = self.path.parent / SESSION_MODELS / f"{key.hexdigest()[:32]}.onnx"
+        if path.is_file():
+            return path
+        data = session_bytes(model_path.read_bytes(), zipmaps, locale, flush_subnormals)
+        temp = path.with_name(f".{path.name}.{os.getpid()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_bytes(data)
+            os.replace(temp, path)  # atomic: a concurrent reader sees none or all of it
+        except OSError:
+            temp.unlink(missing_ok=True)
+            return None
+        return path
 
     def save(self) -> None:
         if self.path is None or not self.changed:

@@ -193,6 +193,7 @@ def _load_function(project: Project, path: Path, rel: Path, entry: dict[str, Any
         raise fail("on_null: nan passes NULL as NaN to float inputs, and this model has none",
                    "use on_null: null or error")
     config = {k: v for k, v in entry.items() if k not in ("description",)}
+    flush = subnormals == "flush" and info.subnormal_weights > 0
     digest = hashlib.sha256(f"{info.sha256}:{info.external_sha256}:".encode())
     if text is not None:
         digest.update(text.digest.encode())
@@ -220,7 +221,8 @@ def _load_function(project: Project, path: Path, rel: Path, entry: dict[str, Any
         custom_ops=info.custom_ops,
         external_data=info.external_data,
         text=text,
-        flush_subnormals=subnormals == "flush" and info.subnormal_weights > 0,
+        flush_subnormals=flush,
+        session_file=cache.session_file(model_path, info, info.zipmaps, locale, flush),
     )
 
 

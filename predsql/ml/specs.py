@@ -80,6 +80,7 @@ class MlFunction:
     external_data: bool = False  # weights in files beside the model (loaded from its folder)
     text: TextSpec | None = None  # a text function: tokenizer, pooling (predsql/text)
     flush_subnormals: bool = False  # subnormal weights set to zero (subnormal_weights: flush)
+    session_file: Path | None = None  # those rewritten bytes, kept in target/ (model_info.py)
 
     @property
     def output(self) -> OutputSpec:
@@ -151,13 +152,18 @@ class MlFunction:
     def load_model_bytes(self) -> bytes:
         """The model as onnxruntime loads it (ZipMaps exposed, locale replaced,
         subnormal weights flushed)."""
-        from predsql.ml.onnx_files import session_bytes
-
         data = self.model_path.read_bytes()
         if self.file_sha256 and hashlib.sha256(data).hexdigest() != self.file_sha256:
             raise ExecutionError(
                 f"function {self.name!r}: {self.model_path.name} changed since the registry "
                 "was read", path=self.yml_path, hint="run the command again")
+        if self.session_file is not None:
+            try:
+                return self.session_file.read_bytes()  # written for this file version
+            except OSError:
+                pass  # removed meanwhile: rewrite it here
+        from predsql.ml.onnx_files import session_bytes
+
         return session_bytes(data, self.zipmaps, self.locale, self.flush_subnormals)
 
 
