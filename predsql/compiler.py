@@ -183,6 +183,7 @@ def compile_project(
             parsed.append((node, capture))
             if node.config.get("pre-hook") or node.config.get("post-hook"):
                 hook_refs[node.unique_id] = renderer.hook_refs(node)
+        _parse_project_hooks(project, renderer)
     finally:
         state.parsing = False
 
@@ -359,6 +360,18 @@ def _python_model(node: Node, schema: str, alias: str,
                                                        for r in refs)),
                         checksum=_file_checksum(node),
                         extra={"source_ids": [], "compile_error": error.format()})
+
+
+def _parse_project_hooks(project: Project, renderer: Renderer) -> None:
+    """Render every on-run-start / on-run-end hook as dbt parses them (`execute` false):
+    one that cannot render (a missing env var, a macro raising) stops the command before
+    any hook runs."""
+    from predsql.dbt.hooks import project_hooks
+
+    parse_extra = {"results": [], "schemas": [], "database_schemas": []}
+    for kind in ("on-run-start", "on-run-end"):
+        for hook in project_hooks(project, kind):
+            renderer.render_text(hook.hook.sql, hook.path, None, parse_extra)
 
 
 _REF_RE = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")

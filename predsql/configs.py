@@ -22,7 +22,7 @@ SUPPORTED_KEYS = frozenset(
         "merge_exclude_columns", "merge_update_condition", "merge_insert_condition",
         "strategy", "updated_at", "check_cols", "invalidate_hard_deletes", "hard_deletes",
         "dbt_valid_to_current", "target_schema", "target_database", "snapshot_meta_column_names",
-        "contract", "constraints",
+        "contract", "constraints", "sql_header",
         # dbt-duckdb: external models and sources read from files
         "location", "format", "options", "parquet_read_options", "csv_read_options",
         "json_read_options", "external_location", "formatter",
@@ -32,7 +32,7 @@ SUPPORTED_KEYS = frozenset(
 IGNORED_KEYS = frozenset(
     {
         "docs", "persist_docs", "grants", "access", "group",
-        "quoting", "sql_header", "on_configuration_change", "packages", "event_time",
+        "quoting", "on_configuration_change", "packages", "event_time",
         "batch_size", "lookback", "begin", "concurrent_batches",
         "store_failures_as", "meta_columns", "copy_grants", "file_format",
         "location_root", "plugin", "glue_register", "glue_database", "partition_columns",

@@ -23,7 +23,7 @@ HERE = Path(__file__).parent / "dbt_adapter"
 SUITE = harness.Suite(HERE / "projects", HERE / "expected")
 # replayed by default (one or two per kind); every other case needs --runslow
 DEFAULT = {
-    "simple_materializations", "generic_tests", "incremental_unique_key",
+    "simple_materializations", "generic_tests", "incremental",
     "merge_exclude_columns", "snapshot_check", "snapshot_new_record_timestamp_mode",
     "pre_post_model_hooks", "aliases", "ephemeral_multi", "unit_testing_types",
     "table_constraints_columns_equal", "empty_flag",
