@@ -9,7 +9,8 @@ it re-runs itself there.
 
 1. Layout: every class of `adapter_suite.py` runs under pytest with `recorder.py`,
    which writes the class's fixture files as a project and everything the class then
-   does (dbt commands, SQL that changes the database, file edits) as steps.yml, into
+   does (dbt commands, SQL that changes the database, file edits, environment
+   variables it sets) as steps.yml, into
    `projects/<case>/` (steps.yml also keeps the class's own pytest outcome under dbt).
 2. Record: each case's steps are replayed twice with the real dbt (as
    tests/dbt_parity/record.py does), the outcome of every step written to

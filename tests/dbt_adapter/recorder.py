@@ -24,6 +24,7 @@ SCHEMA = "test_schema"  # every case's target schema (dbt-tests-adapter makes a 
 SKIPPED_PARTS = {"target", "logs", "dbt_packages"}
 KEPT_COMMANDS = {"seed", "run", "build", "test", "snapshot", "compile"}
 OUT = Path(os.environ.get("ADAPTER_CASES_OUT", "/tmp/adapter_cases"))
+BASE_ENV = dict(os.environ)  # variables a class sets later are steps of the case
 
 
 class Recorder:
@@ -40,6 +41,7 @@ class Recorder:
         self.outcomes: dict[str, str] = {}
         self.in_dbt = 0
         self.skipped_commands: list[list[str]] = []
+        self.env: dict[str, str] = {}
 
     def files(self) -> dict[str, bytes]:
         found = {}
@@ -62,8 +64,17 @@ class Recorder:
             self.steps.append({"delete": deleted})
         self.seen = now
 
+    def sync_env(self) -> None:
+        now = {k: v for k, v in os.environ.items() if BASE_ENV.get(k) != v
+               and not k.startswith(("PYTEST_", "DBT_"))}
+        changed = {k: v for k, v in now.items() if self.env.get(k) != v}
+        if changed:
+            self.steps.append({"env": changed})
+        self.env = now
+
     def command(self, args: list[str]) -> None:
         self.sync_files()
+        self.sync_env()
         kept = strip_paths(args)
         if kept and kept[0] in KEPT_COMMANDS:
             self.steps.append({"run": kept})

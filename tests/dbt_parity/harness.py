@@ -7,6 +7,7 @@ A case is a project folder under `projects/` with a `steps.yml`:
       - write: {seeds/base.csv: "..."}  # change files between commands
       - delete: [models/old.sql]
       - sql: "update main.base set x = 1"   # change the database directly
+      - env: {TERM_TEST: TESTING}       # environment variables for the rest of the case
       - ls: [ls, --resource-type, seed] # a command whose stdout lines are recorded
       - read: [target/compiled/p/analyses/a.sql]  # files whose text is recorded
       - json: {path: target/sources.json, list: results, keys: [unique_id, status]}
@@ -102,9 +103,25 @@ def run_case(case: str, tmp: Path, invoke: Invoke, ls_invoke: Invoke | None = No
              suite: Suite = PARITY) -> list[dict]:
     spec = load_steps(case, suite)
     root = copy_case(case, tmp, suite)
+    names = {k for step in spec["steps"] for k in step.get("env") or {}}
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        return _run_steps(spec, root, invoke, ls_invoke)
+    finally:  # variables an `env` step set are the case's only
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_steps(spec: dict[str, Any], root: Path, invoke: Invoke,
+               ls_invoke: Invoke | None) -> list[dict]:
     outcomes: list[dict] = []
     for step in spec["steps"]:
-        if "write" in step:
+        if "env" in step:
+            os.environ.update({k: str(v) for k, v in step["env"].items()})
+        elif "write" in step:
             for rel, text in step["write"].items():
                 path = root / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
