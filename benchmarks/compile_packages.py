@@ -85,8 +85,10 @@ def make_project(root: Path, models: int, packages: bool) -> Path:
                         ignore=shutil.ignore_patterns("integration_tests"))
         (root / "packages.yml").write_text("packages:\n  - package: dbt-labs/dbt_utils\n"
                                            "    version: 1.3.3\n")
+    # an absolute path: a relative one starts at the working directory, as in dbt
+    location = json.dumps(str((root / "bench.duckdb").resolve()))
     (root / "profiles.yml").write_text("bench:\n  target: dev\n  outputs:\n    dev:\n"
-                                       "      type: duckdb\n      path: bench.duckdb\n")
+                                       f"      type: duckdb\n      path: {location}\n")
     return root
 
 

@@ -42,9 +42,11 @@ TARGETS = {
 
 def add_targets(project: Path, memory_limit: str) -> None:
     text = (project / "profiles.yml").read_text()
+    # an absolute path: a relative one starts at the working directory, as in dbt
+    location = json.dumps(str((project / "bench.duckdb").resolve()))
     for name, executor in TARGETS.items():
         if f"    {name}:" not in text:
-            text += (f"    {name}:\n      type: duckdb\n      path: bench.duckdb\n"
+            text += (f"    {name}:\n      type: duckdb\n      path: {location}\n"
                      f"      settings: {{memory_limit: '{memory_limit}'}}\n"
                      f"      executor: {executor}\n")
     (project / "profiles.yml").write_text(text)
