@@ -9,6 +9,8 @@ stderr); `--log-format json` prints one JSON object per event on stdout;
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 import threading
 import time
@@ -16,24 +18,20 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console as RichConsole
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, Any
 
 from predsql import events
 from predsql.events import Event
 from predsql.jinja import redact_secrets, secret_values
 
+if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+    from rich.progress import Progress
+
 DEFAULT_PROGRESS_INTERVAL = 10.0
 Callback = Callable[[dict[str, Any]], None]
+# what rich would change in a line printed without markup: emoji codes, tabs, control codes
+_RICH_REWRITES = re.compile(r":\S*:|[^\S ]|[\x00-\x1f\x7f]")
 
 
 class Console:
@@ -56,14 +54,31 @@ class Console:
         self.progress_interval = progress_interval
         self.callbacks = list(callbacks)
         self.invocation_id = invocation_id
-        self.out = RichConsole(highlight=False, soft_wrap=True)
-        self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True)
+        self._out: RichConsole | None = None
+        self._err: RichConsole | None = None
         self._lock = threading.Lock()
         self._secrets = secret_values()
         self._log = None
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
             self._log = log_file.open("a", encoding="utf-8")
+
+    @property
+    def out(self) -> RichConsole:
+        """rich, imported on first use: a line to a file or pipe needs none of it."""
+        if self._out is None:
+            from rich.console import Console as RichConsole
+
+            self._out = RichConsole(highlight=False, soft_wrap=True)
+        return self._out
+
+    @property
+    def err(self) -> RichConsole:
+        if self._err is None:
+            from rich.console import Console as RichConsole
+
+            self._err = RichConsole(stderr=True, highlight=False, soft_wrap=True)
+        return self._err
 
     def close(self) -> None:
         if self._log:
@@ -96,11 +111,18 @@ class Console:
                                  + "\n")
                 sys.stdout.flush()
                 return
+            plain = not _RICH_REWRITES.search(message)
             if event.stamped:
                 message = f"{time.strftime('%H:%M:%S')}  {message}"
             elif event.indented:
                 message = f"{' ' * 10}{message}"
-            target = self.err if event.level == "error" and not event.stamped else self.out
+            to_err = event.level == "error" and not event.stamped
+            stream = sys.stderr if to_err else sys.stdout
+            if plain and _plain_stream(stream):  # what rich would write, without rich
+                stream.write(message + "\n")
+                stream.flush()
+                return
+            target = self.err if to_err else self.out
             target.print(message, style=event.style, markup=False)
 
     def info(self, message: str, **data: Any) -> None:
@@ -124,7 +146,9 @@ class Console:
 
     @property
     def is_terminal(self) -> bool:
-        return self.out.is_terminal and not self.json_logs
+        if self.json_logs or _plain_stream(sys.stdout):
+            return False
+        return self.out.is_terminal
 
     @contextmanager
     def progress(self, node: Any, functions: list[str], total: int | None) -> Iterator[Any]:
@@ -134,6 +158,15 @@ class Console:
             yield _NullProgress()
             return
         if self.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                        TimeRemainingColumn()]
@@ -147,6 +180,18 @@ class Console:
             yield ticker
         finally:
             ticker.stop()
+
+
+def _plain_stream(stream: Any) -> bool:
+    """A file or pipe rich would treat as one (no colours, no width, not Jupyter)."""
+    if os.environ.get("TTY_COMPATIBLE") or os.environ.get("FORCE_COLOR") is not None:
+        return False
+    if "IPython" in sys.modules or "idlelib" in sys.modules:
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class _NullProgress:
