@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,9 @@ def test_a_run_to_a_pipe_does_not_import_rich(tmp_path: Path) -> None:
     ml_models.doubler(root / "functions" / "dbl.onnx")
     with duckdb.connect(str(root / "proj.duckdb")) as con:
         con.execute("create table xs as select range as id, range::float as x from range(10)")
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     done = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, str(root)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=env)
     modules = set(done.stderr.split())
     assert "predsql.cli" in modules
     assert not {m for m in modules if m == "rich" or m.startswith("rich.")}
