@@ -101,6 +101,16 @@ class RelationCatalog:
                 "WHERE catalog_name = current_database()").fetchall()}
         self._lock = threading.RLock()
 
+    def snapshot(self) -> dict[tuple[str, str], str]:
+        with self._lock:
+            return dict(self._kinds)
+
+    def forget_schema(self, schema: str) -> None:
+        """`schema` was dropped with everything in it."""
+        with self._lock:
+            self._kinds = {k: v for k, v in self._kinds.items() if k[0] != schema}
+            self._schemas.discard(schema)
+
     def tables(self) -> frozenset[tuple[str, str]]:
         with self._lock:
             return frozenset(k for k, v in self._kinds.items() if v == "BASE TABLE")
@@ -167,14 +177,21 @@ def peek_connection(target: Target) -> duckdb.DuckDBPyConnection | None:
         return None
 
 
-def clean_leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Drop temporary relations a killed run left behind."""
+def clean_leftovers(con: duckdb.DuckDBPyConnection,
+                    catalog: RelationCatalog | None = None) -> list[str]:
+    """Drop temporary relations a killed run left behind; `catalog`, read before,
+    forgets them (the catalog is then read once per run)."""
     dropped = []
-    for (schema, name), _kind in existing_relations(con).items():
+    kinds = existing_relations(con) if catalog is None else catalog.snapshot()
+    for (schema, name), _kind in kinds.items():
         if name.startswith(TEMP_PREFIX):
             drop_relation(con, schema, name)
+            if catalog is not None:
+                catalog.record(schema, name, None)
             dropped.append(f"{schema}.{name}")
     con.execute(f"DROP SCHEMA IF EXISTS {quote(WORK_SCHEMA)} CASCADE")
+    if catalog is not None:
+        catalog.forget_schema(WORK_SCHEMA)
     return dropped
 
 

@@ -343,9 +343,9 @@ def _prepare_and_run(options: Options, console: Console, command: str, interrupt
     con = database.connect(project.target, lock_timeout=options.lock_timeout)
     try:
         interrupt.phase = "compiling"
-        for dropped in database.clean_leftovers(con):
-            console.debug(f"dropped leftover relation {dropped}")
         catalog = database.RelationCatalog(con)
+        for dropped in database.clean_leftovers(con, catalog):
+            console.debug(f"dropped leftover relation {dropped}")
         options.which = command
         session = open_session(options, console, project, catalog.tables(), con)
         state.order = order = selected(session, command)
