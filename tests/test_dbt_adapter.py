@@ -1,7 +1,8 @@
 """dbt's own adapter tests (PyPI dbt-tests-adapter) under predsql, against dbt-duckdb.
 
 Every class of tests/dbt_adapter/adapter_suite.py (basic, incremental, snapshots, hooks,
-aliases, ephemeral, unit testing, constraints, empty) was laid out as a project with
+aliases, ephemeral, unit testing, constraints, empty, the cross-database
+macros of `utils`, simple_seed, store_test_failures) was laid out as a project with
 the steps the class takes (`tests/dbt_adapter/generate.py`, run in the dbt venv), and
 real dbt-duckdb 1.10's outcome of every step recorded in tests/dbt_adapter/expected/.
 Here predsql replays the same steps and must leave the same exit codes, node statuses,
@@ -43,6 +44,18 @@ DBT_DUCKDB_WRONG = {
         "fails on its `set`; predsql runs the header first and builds the model",
 }
 
+# where predsql does not yet do what dbt-duckdb does; docs/dbt-compatibility.md lists them
+NOT_YET = {
+    "simple_seed_column_override":
+        "`seed --show` (print a sample of each loaded seed) is not yet an option of predsql",
+    "store_test_failures_as_exceptions":
+        "`store_failures_as` is not yet read: dbt errors on the invalid value `error`, "
+        "predsql runs the test and it fails",
+    "store_test_failures":
+        "a `data_tests: +schema:` in the project file does not yet move stored failures: "
+        "dbt stores them in `<schema>_dbt_test__aud`, predsql in `<schema>_dbt_test__audit`",
+}
+
 
 def cases() -> list:
     params = []
@@ -50,6 +63,8 @@ def cases() -> list:
         marks = [] if case in DEFAULT else [pytest.mark.slow]
         if case in DBT_DUCKDB_WRONG:
             marks.append(pytest.mark.xfail(strict=True, reason=DBT_DUCKDB_WRONG[case]))
+        if case in NOT_YET:
+            marks.append(pytest.mark.xfail(strict=True, reason=NOT_YET[case]))
         params.append(pytest.param(case, marks=marks))
     return params
 

@@ -76,6 +76,22 @@ from dbt.tests.adapter.incremental.test_incremental_on_schema_change import (
 )
 from dbt.tests.adapter.incremental.test_incremental_predicates import BaseIncrementalPredicates
 from dbt.tests.adapter.incremental.test_incremental_unique_id import BaseIncrementalUniqueKey
+from dbt.tests.adapter.simple_seed.test_seed import (
+    BaseBasicSeedTests,
+    BaseSeedConfigFullRefreshOff,
+    BaseSeedConfigFullRefreshOn,
+    BaseSeedCustomSchema,
+    BaseSeedParsing,
+    BaseSeedSpecificFormats,
+    BaseSeedWithEmptyDelimiter,
+    BaseSeedWithUniqueDelimiter,
+    BaseSeedWithWrongDelimiter,
+    BaseSimpleSeedEnabledViaConfig,
+    BaseTestEmptySeed,
+)
+from dbt.tests.adapter.simple_seed.test_seed_type_override import (
+    BaseSimpleSeedColumnOverride,
+)
 from dbt.tests.adapter.simple_snapshot.new_record_check_mode import (
     BaseSnapshotNewRecordCheckMode,
 )
@@ -99,6 +115,18 @@ from dbt.tests.adapter.simple_snapshot.test_various_configs import (
     BaseSnapshotInvalidColumnNames,
     BaseSnapshotMultiUniqueKey,
 )
+from dbt.tests.adapter.store_test_failures_tests.basic import (
+    StoreTestFailuresAsExceptions,
+    StoreTestFailuresAsGeneric,
+    StoreTestFailuresAsInteractions,
+    StoreTestFailuresAsProjectLevelEphemeral,
+    StoreTestFailuresAsProjectLevelOff,
+    StoreTestFailuresAsProjectLevelView,
+)
+from dbt.tests.adapter.store_test_failures_tests.test_store_test_failures import (
+    BaseStoreTestFailures,
+    BaseStoreTestFailuresLimit,
+)
 from dbt.tests.adapter.unit_testing.test_case_insensitivity import BaseUnitTestCaseInsensivity
 from dbt.tests.adapter.unit_testing.test_invalid_input import BaseUnitTestInvalidInput
 from dbt.tests.adapter.unit_testing.test_quoted_reserved_word_column_names import (
@@ -107,6 +135,121 @@ from dbt.tests.adapter.unit_testing.test_quoted_reserved_word_column_names impor
 from dbt.tests.adapter.unit_testing.test_types import (
     BaseUnitTestingTypes,
     BaseUnitTestingVarcharFixtureNoTruncation,
+)
+from dbt.tests.adapter.utils.data_types.test_type_bigint import (
+    BaseTypeBigInt,
+)
+from dbt.tests.adapter.utils.data_types.test_type_boolean import (
+    BaseTypeBoolean,
+)
+from dbt.tests.adapter.utils.data_types.test_type_float import (
+    BaseTypeFloat,
+)
+from dbt.tests.adapter.utils.data_types.test_type_int import (
+    BaseTypeInt,
+)
+from dbt.tests.adapter.utils.data_types.test_type_numeric import (
+    BaseTypeNumeric,
+)
+from dbt.tests.adapter.utils.data_types.test_type_string import (
+    BaseTypeString,
+)
+from dbt.tests.adapter.utils.data_types.test_type_timestamp import (
+    BaseTypeTimestamp,
+)
+from dbt.tests.adapter.utils.test_any_value import (
+    BaseAnyValue,
+)
+from dbt.tests.adapter.utils.test_array_append import (
+    BaseArrayAppend,
+)
+from dbt.tests.adapter.utils.test_array_concat import (
+    BaseArrayConcat,
+)
+from dbt.tests.adapter.utils.test_array_construct import (
+    BaseArrayConstruct,
+)
+from dbt.tests.adapter.utils.test_bool_or import (
+    BaseBoolOr,
+)
+from dbt.tests.adapter.utils.test_cast import (
+    BaseCast,
+)
+from dbt.tests.adapter.utils.test_cast_bool_to_text import (
+    BaseCastBoolToText,
+)
+from dbt.tests.adapter.utils.test_concat import (
+    BaseConcat,
+)
+from dbt.tests.adapter.utils.test_date import (
+    BaseDate,
+)
+from dbt.tests.adapter.utils.test_date_spine import (
+    BaseDateSpine,
+)
+from dbt.tests.adapter.utils.test_date_trunc import (
+    BaseDateTrunc,
+)
+from dbt.tests.adapter.utils.test_dateadd import (
+    BaseDateAdd,
+)
+from dbt.tests.adapter.utils.test_datediff import (
+    BaseDateDiff,
+)
+from dbt.tests.adapter.utils.test_equals import (
+    BaseEquals,
+)
+from dbt.tests.adapter.utils.test_escape_single_quotes import (
+    BaseEscapeSingleQuotesQuote,
+)
+from dbt.tests.adapter.utils.test_except import (
+    BaseExcept,
+)
+from dbt.tests.adapter.utils.test_generate_series import (
+    BaseGenerateSeries,
+)
+from dbt.tests.adapter.utils.test_get_intervals_between import (
+    BaseGetIntervalsBetween,
+)
+from dbt.tests.adapter.utils.test_get_powers_of_two import (
+    BaseGetPowersOfTwo,
+)
+from dbt.tests.adapter.utils.test_hash import (
+    BaseHash,
+)
+from dbt.tests.adapter.utils.test_intersect import (
+    BaseIntersect,
+)
+from dbt.tests.adapter.utils.test_last_day import (
+    BaseLastDay,
+)
+from dbt.tests.adapter.utils.test_length import (
+    BaseLength,
+)
+from dbt.tests.adapter.utils.test_listagg import (
+    BaseListagg,
+)
+from dbt.tests.adapter.utils.test_null_compare import (
+    BaseMixedNullCompare,
+    BaseNullCompare,
+)
+from dbt.tests.adapter.utils.test_position import (
+    BasePosition,
+)
+from dbt.tests.adapter.utils.test_replace import (
+    BaseReplace,
+)
+from dbt.tests.adapter.utils.test_right import (
+    BaseRight,
+)
+from dbt.tests.adapter.utils.test_safe_cast import (
+    BaseSafeCast,
+)
+from dbt.tests.adapter.utils.test_split_part import (
+    BaseSplitPart,
+)
+from dbt.tests.adapter.utils.test_string_literal import (
+    BaseStringLiteral,
 )
 from recorder import dbt_profile_target, record_case, unique_schema  # one case per class
 
@@ -269,3 +412,77 @@ class TestIncrementalForeignKeyConstraint(BaseIncrementalForeignKeyConstraint): 
 class TestEmptyFlag(BaseTestEmpty): pass
 class TestEmptyInlineSourceRef(BaseTestEmptyInlineSourceRef): pass
 class TestEmptySeedFlag(BaseTestEmptySeedFlag): pass
+
+
+# utils (cross-database macros)
+class TestAnyValue(BaseAnyValue): pass
+class TestArrayAppend(BaseArrayAppend): pass
+class TestArrayConcat(BaseArrayConcat): pass
+class TestArrayConstruct(BaseArrayConstruct): pass
+class TestBoolOr(BaseBoolOr): pass
+class TestCast(BaseCast): pass
+class TestCastBoolToText(BaseCastBoolToText): pass
+class TestConcat(BaseConcat): pass
+class TestDate(BaseDate): pass
+class TestDateSpine(BaseDateSpine): pass
+class TestDateTrunc(BaseDateTrunc): pass
+class TestDateAdd(BaseDateAdd): pass
+class TestDateDiff(BaseDateDiff): pass
+class TestEquals(BaseEquals): pass
+class TestEscapeSingleQuotes(BaseEscapeSingleQuotesQuote): pass
+class TestExcept(BaseExcept): pass
+class TestGenerateSeries(BaseGenerateSeries): pass
+class TestGetIntervalsBetween(BaseGetIntervalsBetween): pass
+class TestGetPowersOfTwo(BaseGetPowersOfTwo): pass
+class TestHash(BaseHash): pass
+class TestIntersect(BaseIntersect): pass
+class TestLastDay(BaseLastDay): pass
+class TestLength(BaseLength): pass
+class TestListagg(BaseListagg): pass
+class TestMixedNullCompare(BaseMixedNullCompare): pass
+class TestNullCompare(BaseNullCompare): pass
+class TestPosition(BasePosition): pass
+class TestReplace(BaseReplace): pass
+class TestRight(BaseRight): pass
+class TestSafeCast(BaseSafeCast): pass
+class TestSplitPart(BaseSplitPart): pass
+class TestStringLiteral(BaseStringLiteral): pass
+class TestTypeBigInt(BaseTypeBigInt): pass
+class TestTypeBoolean(BaseTypeBoolean): pass
+class TestTypeFloat(BaseTypeFloat): pass
+class TestTypeInt(BaseTypeInt): pass
+class TestTypeNumeric(BaseTypeNumeric): pass
+class TestTypeString(BaseTypeString): pass
+class TestTypeTimestamp(BaseTypeTimestamp): pass
+
+
+# simple_seed
+class TestBasicSeedTests(BaseBasicSeedTests): pass
+class TestSeedConfigFullRefreshOff(BaseSeedConfigFullRefreshOff): pass
+class TestSeedConfigFullRefreshOn(BaseSeedConfigFullRefreshOn): pass
+class TestSeedCustomSchema(BaseSeedCustomSchema): pass
+class TestSeedParsing(BaseSeedParsing): pass
+class TestSeedSpecificFormats(BaseSeedSpecificFormats):
+    @pytest.fixture(scope="class")
+    def test_data_dir(self, tmp_path_factory) -> str:
+        # the class makes (and removes) this folder for its 20,000-row seed
+        return str(tmp_path_factory.mktemp("seed_formats") / "data")
+
+
+class TestSeedWithEmptyDelimiter(BaseSeedWithEmptyDelimiter): pass
+class TestSeedWithUniqueDelimiter(BaseSeedWithUniqueDelimiter): pass
+class TestSeedWithWrongDelimiter(BaseSeedWithWrongDelimiter): pass
+class TestSimpleSeedEnabledViaConfig(BaseSimpleSeedEnabledViaConfig): pass
+class TestEmptySeed(BaseTestEmptySeed): pass
+class TestSimpleSeedColumnOverride(BaseSimpleSeedColumnOverride): pass
+
+
+# store_test_failures_tests
+class TestStoreTestFailures(BaseStoreTestFailures): pass
+class TestStoreTestFailuresLimit(BaseStoreTestFailuresLimit): pass
+class TestStoreTestFailuresAsExceptions(StoreTestFailuresAsExceptions): pass
+class TestStoreTestFailuresAsGeneric(StoreTestFailuresAsGeneric): pass
+class TestStoreTestFailuresAsInteractions(StoreTestFailuresAsInteractions): pass
+class TestStoreTestFailuresAsProjectLevelEphemeral(StoreTestFailuresAsProjectLevelEphemeral): pass
+class TestStoreTestFailuresAsProjectLevelOff(StoreTestFailuresAsProjectLevelOff): pass
+class TestStoreTestFailuresAsProjectLevelView(StoreTestFailuresAsProjectLevelView): pass

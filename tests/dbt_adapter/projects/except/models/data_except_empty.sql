@@ -1,0 +1,3 @@
+
+select * from {{ ref('data_except_a') }}
+where 0=1

@@ -1,0 +1,4 @@
+
+select * from {{ ref('data_except_empty') }}
+{{ except() }}
+select * from {{ ref('data_except_empty') }}

@@ -1,0 +1,4 @@
+
+select * from {{ ref('data_intersect_a') }}
+{{ intersect() }}
+select * from {{ ref('data_intersect_b') }}

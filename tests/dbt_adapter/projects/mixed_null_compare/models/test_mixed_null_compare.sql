@@ -1,0 +1,4 @@
+
+select
+    1 as actual,
+    null as expected

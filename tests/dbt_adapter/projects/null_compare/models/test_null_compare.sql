@@ -1,0 +1,4 @@
+
+select
+    null as actual,
+    null as expected

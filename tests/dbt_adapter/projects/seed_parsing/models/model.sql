@@ -1,0 +1,3 @@
+
+select * from {{ this.schema }}.seed_expected
+

@@ -1,0 +1,2 @@
+
+select 1 as quite_long_column_name

@@ -1,0 +1,3 @@
+
+select * from {{ ref('fine_model') }}
+where false

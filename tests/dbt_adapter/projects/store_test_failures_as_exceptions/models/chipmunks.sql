@@ -1,0 +1,4 @@
+
+{{ config(materialized='table') }}
+select *
+from {{ ref('chipmunks_stage') }}

@@ -1,0 +1,1 @@
+select 9223372036854775800 as bigint_col

@@ -1,0 +1,2 @@
+
+select cast('True' as {{ type_boolean() }}) as boolean_col
