@@ -194,7 +194,7 @@ def render_compiled(
             path=path,
             line=_template_line(exc),
         ) from exc
-    except (TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError) as exc:
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
         raise RenderError(
             f"error while rendering: {exc}", path=path, line=_template_line(exc)
         ) from exc

@@ -151,6 +151,13 @@ def test_jinja_runtime_error_has_its_line(project: Path) -> None:
     assert "Traceback" not in output(result)
 
 
+def test_sandbox_limits_in_the_project_file_are_errors_not_tracebacks(project: Path) -> None:
+    write(project, {"predsql_project.yml": "name: p\nvars:\n  big: '{{ range(10**6) | list }}'\n"})
+    result = run_cli(project, "compile", code=2)
+    assert "predsql_project.yml" in result.stderr and "Range too big" in result.stderr
+    assert "Traceback" not in output(result)
+
+
 def test_duplicate_model_names(project: Path) -> None:
     write(project, {"models/a/m.sql": "select 1", "models/b/m.sql": "select 2"})
     result = run_cli(project, "run", code=2)

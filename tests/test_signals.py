@@ -120,7 +120,7 @@ def test_sigterm_before_running_writes_skipped_results(signalled: Path, when: st
     """A signal while the project loads or compiles: nothing runs, every selected
     node is reported skipped (or, before the selection is known, none), exit 2."""
     run_cli(signalled, "run", "--vars", "{v: 1}")
-    busy = "{% for i in range(90000) %}{% for j in range(220) %}{% endfor %}{% endfor %}"
+    busy = "{% for i in range(90000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}"
     slow = {"loading": busy, "compiling": f"select 1 as n {busy}"}[when]
     write(signalled, {"predsql_project.yml": f"name: sigs\nvars:\n  big: '{slow}'\n"}
           if when == "loading" else {"models/d_slow.sql": slow})
