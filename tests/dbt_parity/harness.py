@@ -322,7 +322,7 @@ def read_expected(case: str, suite: Suite = PARITY) -> dict[str, Any]:
     return json.loads((suite.expected / f"{case}.json").read_text(encoding="utf-8"))
 
 
-def predsql_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
+def _predsql_in(args: list[str], cwd: Path) -> Any:
     """predsql in this process, from `cwd` as dbt is run (relative paths resolve there)."""
     from click.testing import CliRunner
 
@@ -331,24 +331,19 @@ def predsql_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
     previous = Path.cwd()
     os.chdir(cwd)
     try:
-        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        return CliRunner().invoke(main, args, catch_exceptions=False)
     finally:
         os.chdir(previous)
+
+
+def predsql_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
+    result = _predsql_in(args, cwd)
     return result.exit_code, result.stdout + result.stderr
 
 
 def predsql_ls_invoke(args: list[str], cwd: Path) -> tuple[int, str]:
     """predsql's stdout only, as `dbt --quiet ls` prints only the list."""
-    from click.testing import CliRunner
-
-    from predsql.cli import main
-
-    previous = Path.cwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, args, catch_exceptions=False)
-    finally:
-        os.chdir(previous)
+    result = _predsql_in(args, cwd)
     return result.exit_code, result.stdout
 
 
