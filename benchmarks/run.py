@@ -239,7 +239,7 @@ def main() -> None:
                     results[model][approach][n].append(measure(
                         approach, model, works[n], args.device, args.memory_limit,
                         batch=args.batch))
-    summary = summarize(results) if len(sizes) > 1 else {}
+    summary = summarize(results) if len(sizes) > 1 and args.repeats else {}
     if summary:
         print_summary(sizes, summary)
     report: dict = {"sizes": sizes, "device": args.device, "machine": platform.platform(),
@@ -250,7 +250,8 @@ def main() -> None:
     small, large = works[sizes[0]], works[sizes[-1]]
     if args.fixed_cost_repeats:
         tiny = work / "rows1000"
-        setup(tiny, 1000, args, first)
+        if 1000 not in sizes:  # else built above
+            setup(tiny, 1000, args, first)
         report["fixed_cost"] = checks.fixed_cost(tiny, models, args.fixed_cost_repeats,
                                                  args.device)
     if args.scale_rows:
