@@ -23,6 +23,7 @@ from predsql.database import WORK_SCHEMA
 from predsql.events import duration
 from predsql.ml import cache
 from predsql.ml.executor import make_plan
+from predsql.ml.plan_cache import PlanCache
 from predsql.ml.registry import Registry
 
 
@@ -61,11 +62,12 @@ def last_rates(target_dir: Path) -> dict[tuple[str, str], float]:
 
 
 def estimate_node(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, registry: Registry,
-                  rates: dict[tuple[str, str], float], use_cache: bool) -> list[Estimate]:
+                  rates: dict[tuple[str, str], float], use_cache: bool,
+                  plans: PlanCache | None = None) -> list[Estimate]:
     if not node.extra.get("ml_calls") or node.materialized == "ephemeral":
         return []
     try:
-        plan = make_plan(cursor, node, registry, "dryrun")
+        plan = make_plan(cursor, node, registry, "dryrun", plans)
     except Exception as exc:  # an input not built yet, or a query it cannot plan now
         reason = "its inputs are not built yet" if "does not exist" in str(exc) else \
             f"cannot count now: {str(exc).splitlines()[0]}"

@@ -31,6 +31,7 @@ from predsql.ml import cache
 from predsql.ml.analysis import attach_ml_calls
 from predsql.ml.devices import probe_cuda
 from predsql.ml.executor import MlRows, check_ml_types
+from predsql.ml.plan_cache import PlanCache
 from predsql.ml.registry import Registry, load_registry
 from predsql.ml.runtime import cuda_unusable
 from predsql.project import Project, find_project_file, load_project
@@ -76,6 +77,7 @@ class Session:
     compiled: CompiledProject
     registry: Registry
     console: Console
+    plans: PlanCache | None = None  # ML calls and plans kept in target/ (ml/plan_cache.py)
 
 
 def load(options: Options) -> Project:
@@ -113,8 +115,9 @@ def open_session(options: Options, console: Console, project: Project | None = N
         db.cursor, db.writes = None, True
         if peek is not None:
             peek.close()
-    compiled = tables_by_default(attach_ml_calls(compiled, registry))
-    session = Session(options, project, compiled, registry, console)
+    plans = PlanCache(project.target_dir, registry)
+    compiled = tables_by_default(attach_ml_calls(compiled, registry, plans))
+    session = Session(options, project, compiled, registry, console, plans)
     _report_config_keys(session)
     for node in compiled.nodes.values():
         if node.extra.get("compile_error") and not node.extra.get("introspective"):
@@ -207,7 +210,7 @@ def compile_command(session: Session) -> int:
         if con is not None:
             for uid in session.compiled.graph.order:
                 node = session.compiled.nodes[uid]
-                check_ml_types(con, node, session.registry)
+                check_ml_types(con, node, session.registry, session.plans)
     finally:
         if con is not None:
             con.close()
@@ -424,7 +427,7 @@ def _check_before_running(session: Session, con: duckdb.DuckDBPyConnection,
     try:
         for uid in order:
             node = session.compiled.nodes[uid]
-            check_ml_types(cursor, node, session.registry)
+            check_ml_types(cursor, node, session.registry, session.plans)
     finally:
         cursor.close()
 
@@ -542,7 +545,8 @@ def fresh_node(session: Session, node: CompiledNode,
     if updated is not node and updated.compiled_sql != node.compiled_sql:
         single = CompiledProject(session.project, session.compiled.properties,
                                  {updated.unique_id: updated}, session.compiled.graph)
-        updated = attach_ml_calls(single, session.registry).nodes[updated.unique_id]
+        updated = attach_ml_calls(single, session.registry,
+                                  session.plans).nodes[updated.unique_id]
     return updated
 
 
@@ -550,8 +554,8 @@ def row_source(session: Session, cursor: duckdb.DuckDBPyConnection, node: Compil
                runtimes: Executors) -> RowSource:
     def rows(node: CompiledNode) -> RowSource:
         if node.extra.get("ml_calls"):
-            return MlRows(node, session.registry, runtimes, cursor,
-                          session.console, use_cache=not session.options.no_cache)
+            return MlRows(node, session.registry, runtimes, cursor, session.console,
+                          use_cache=not session.options.no_cache, plans=session.plans)
         return SqlRows(node.compiled_sql)
 
     if has_nearest(node):
@@ -644,7 +648,8 @@ def dry_run_command(options: Options, console: Console, command: str) -> Command
                 node = session.compiled.nodes[uid]
                 if cursor is not None:
                     estimates += estimate_node(cursor, node, session.registry, rates,
-                                               use_cache=not options.no_cache)
+                                               use_cache=not options.no_cache,
+                                               plans=session.plans)
                 elif node.extra.get("ml_calls"):
                     console.info(f"{node.name}: rows unknown (the database does not exist yet)")
         finally:

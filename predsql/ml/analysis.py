@@ -1,18 +1,22 @@
-"""Finding ML calls in rendered SQL with sqlglot and checking them before data moves."""
+"""Finding ML calls in rendered SQL with sqlglot and checking them before data moves.
+
+sqlglot is imported only when SQL is parsed: a node whose calls are in the plan cache
+(ml/plan_cache.py) is not parsed again.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError
+from typing import TYPE_CHECKING
 
 from predsql.compiler import CompiledNode, CompiledProject
 from predsql.errors import CompileError
-from predsql.ml.arguments import ArgumentProblem, call_arguments, uses_named
+from predsql.ml.plan_cache import CachedCalls, PlanCache
 from predsql.ml.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 CALL_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
@@ -27,6 +31,9 @@ class CallInfo:
 
 
 def parse_sql(node: CompiledNode) -> exp.Expression:
+    import sqlglot
+    from sqlglot.errors import ParseError
+
     try:
         tree = sqlglot.parse_one(node.compiled_sql, read="duckdb")
     except ParseError as exc:
@@ -43,6 +50,8 @@ def parse_sql(node: CompiledNode) -> exp.Expression:
 
 
 def ml_calls(tree: exp.Expression, registry: Registry) -> list[exp.Anonymous]:
+    from sqlglot import exp
+
     return [c for c in tree.find_all(exp.Anonymous) if registry.get(str(c.this))]
 
 
@@ -64,10 +73,38 @@ def _mentions(node: CompiledNode, registry: Registry) -> bool:
 
 
 def analyze_node(node: CompiledNode, registry: Registry,
-                 builtins: set[str] | frozenset[str]) -> list[CallInfo]:
-    """Static checks of every ML call in one node; returns the calls found."""
+                 builtins: set[str] | frozenset[str],
+                 plans: PlanCache | None = None) -> list[CallInfo]:
+    """Static checks of every ML call in one node; returns the calls found. With `plans`,
+    the calls of a node whose SQL and functions did not change come from there."""
     if not registry.names() or not _mentions(node, registry):
         return []
+    cached = plans.calls(node) if plans is not None else None
+    if cached is not None:
+        calls = [CallInfo(**c) for c in cached.calls]
+    else:
+        calls, positional = _find_calls(node, registry, builtins)
+        if plans is not None:
+            plans.store_calls(node, CachedCalls(tuple(c.__dict__ for c in calls), positional))
+    if calls and node.config.get("materialized") == "view":
+        raise CompileError(
+            f"model {node.name!r} calls ML function {calls[0].function!r} but is materialized "
+            "as a view; DuckDB cannot evaluate ML functions lazily",
+            path=node.node.rel_path, line=calls[0].line,
+            hint="use materialized='table' (or 'incremental'), or 'ephemeral' to let its "
+            "consumers evaluate the call",
+        )
+    return calls
+
+
+def _find_calls(node: CompiledNode, registry: Registry, builtins: set[str] | frozenset[str]
+                ) -> tuple[list[CallInfo], str | None]:
+    """The calls, and the SQL with named arguments made positional (None when no call
+    names its arguments)."""
+    from sqlglot import exp
+
+    from predsql.ml.arguments import ArgumentProblem, call_arguments, positional_sql, uses_named
+
     tree = parse_sql(node)
     calls: list[CallInfo] = []
     for call in tree.find_all(exp.Anonymous):
@@ -94,15 +131,8 @@ def analyze_node(node: CompiledNode, registry: Registry,
             raise CompileError(f"{node.name!r} {problem.message}", path=node.node.rel_path,
                                line=line, hint=problem.hint) from None
         calls.append(CallInfo(fn.name, line, call.sql(dialect="duckdb"), uses_named(call)))
-    if calls and node.config.get("materialized") == "view":
-        raise CompileError(
-            f"model {node.name!r} calls ML function {calls[0].function!r} but is materialized "
-            "as a view; DuckDB cannot evaluate ML functions lazily",
-            path=node.node.rel_path, line=calls[0].line,
-            hint="use materialized='table' (or 'incremental'), or 'ephemeral' to let its "
-            "consumers evaluate the call",
-        )
-    return calls
+    named = any(c.named for c in calls)
+    return calls, positional_sql(tree, registry.functions) if named else None
 
 
 def duckdb_builtin_names() -> set[str]:
@@ -113,7 +143,8 @@ def duckdb_builtin_names() -> set[str]:
         return {r[0] for r in rows.fetchall()}
 
 
-def attach_ml_calls(compiled: CompiledProject, registry: Registry) -> CompiledProject:
+def attach_ml_calls(compiled: CompiledProject, registry: Registry,
+                    plans: PlanCache | None = None) -> CompiledProject:
     """Record each node's ML calls (and their fingerprints) in `node.extra`."""
     if not registry.names():
         return compiled
@@ -122,7 +153,7 @@ def attach_ml_calls(compiled: CompiledProject, registry: Registry) -> CompiledPr
     for uid, node in compiled.nodes.items():
         if node.resource_type == "seed":
             continue
-        calls = analyze_node(node, registry, builtins)
+        calls = analyze_node(node, registry, builtins, plans)
         if calls:
             used = sorted({c.function for c in calls if not c.broken})
             extra = {

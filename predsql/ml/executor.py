@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
-from sqlglot import exp
 
 from predsql.compiler import CompiledNode
 from predsql.database import WORK_SCHEMA, ensure_schema, quote
 from predsql.errors import CompileError, ExecutionError
 from predsql.executors.base import Executors
 from predsql.ml import cache
-from predsql.ml.analysis import parse_sql
-from predsql.ml.arguments import positional_sql
 from predsql.ml.mapping import ALL_FROM_CACHE, FunctionStats, StageStream
-from predsql.ml.plan import Plan, Stage, StageCall, build_plan
+from predsql.ml.plan import Plan, Stage, StageCall
+from predsql.ml.plan_cache import RUN_ID_SLOT, PlanCache, Relation, describe, with_run_id
 from predsql.ml.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 METADATA_COLUMN = "_predsql_ml_fingerprints"
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -51,18 +52,28 @@ def castable(source: str, target: str) -> bool:
     return False
 
 
-def _table_schema(cursor: duckdb.DuckDBPyConnection, tree: exp.Expression) -> dict[str, Any]:
+def _relations(cursor: duckdb.DuckDBPyConnection, tree: exp.Expression) -> tuple[Relation, ...]:
+    """The relations the SQL reads (not its CTEs, not table functions), with their columns."""
+    from sqlglot import exp
+
     cte_names = {c.alias_or_name for c in tree.find_all(exp.CTE)}
-    schema: dict[str, Any] = {}
+    relations: dict[tuple[str, str], Relation] = {}
     for table in tree.find_all(exp.Table):
         if not table.name or (not table.db and table.name in cte_names):
             continue
         if isinstance(table.this, exp.Anonymous) or table.args.get("this") is None:
             continue  # table functions such as read_csv(...)
         db = table.db or "main"
-        name = quote(db) + "." + quote(table.name)
-        rows = cursor.execute(f"DESCRIBE {name}").fetchall()
-        schema.setdefault(db, {})[table.name] = {r[0]: "UNKNOWN" for r in rows}
+        if (db, table.name) not in relations:
+            relations[db, table.name] = Relation(db, table.name, describe(cursor, db, table.name))
+    return tuple(relations.values())
+
+
+def _qualify_schema(relations: tuple[Relation, ...]) -> dict[str, Any]:
+    schema: dict[str, Any] = {}
+    for relation in relations:
+        schema.setdefault(relation.db, {})[relation.name] = {
+            column: "UNKNOWN" for column, _ in relation.columns}
     return schema
 
 
@@ -71,15 +82,15 @@ class MlRows:
 
     def __init__(self, node: CompiledNode, registry: Registry,
                  runtimes: Executors, cursor: duckdb.DuckDBPyConnection, console: Any,
-                 use_cache: bool = True) -> None:
+                 use_cache: bool = True, plans: PlanCache | None = None) -> None:
         self.node = node
         self.runtimes = runtimes
         self.console = console
         self.use_cache = use_cache
         check_not_broken(node, registry)
         self.run_id = uuid.uuid4().hex[:10]
-        self.columns = expected_columns(cursor, node, registry)
-        self.plan = make_plan(cursor, node, registry, self.run_id)
+        self.columns = expected_columns(cursor, node, registry, plans)
+        self.plan = make_plan(cursor, node, registry, self.run_id, plans)
         self._stats: dict[str, FunctionStats] = {}
         self._extra_tables: list[str] = []
 
@@ -184,12 +195,19 @@ def check_not_broken(node: CompiledNode, registry: Registry) -> None:
 
 
 def expected_columns(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
-                     registry: Registry) -> list[tuple[str, str]]:
+                     registry: Registry, plans: PlanCache | None = None) -> list[tuple[str, str]]:
     """The model's output columns as DuckDB itself would name and type them."""
     install_stub_macros(cursor, registry, node.extra.get("ml_functions"))
     sql = node.compiled_sql.rstrip().rstrip(";")
     if any(c.get("named") for c in node.extra.get("ml_calls", [])):
-        sql = positional_sql(parse_sql(node), registry.functions)  # stub macros are positional
+        cached = plans.calls(node) if plans is not None else None
+        if cached is not None and cached.positional_sql is not None:
+            sql = cached.positional_sql
+        else:
+            from predsql.ml.analysis import parse_sql
+            from predsql.ml.arguments import positional_sql
+
+            sql = positional_sql(parse_sql(node), registry.functions)  # stub macros: positional
     try:
         rows = cursor.execute(f"DESCRIBE {sql}").fetchall()
     except duckdb.BinderException as exc:
@@ -202,12 +220,35 @@ def expected_columns(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
 
 
 def make_plan(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, registry: Registry,
-              run_id: str) -> Plan:
-    tree = parse_sql(node)
-    schema = _table_schema(cursor, tree)
+              run_id: str, plans: PlanCache | None = None) -> Plan:
+    """The node's plan: from `plans` when its SQL, functions and input relations are
+    unchanged (then sqlglot is not imported), else built and stored there."""
+    if plans is None or not plans.cacheable(node):
+        return _build_plan(cursor, node, registry, run_id)[0]
+    work, stream = _relation_names(node, RUN_ID_SLOT)
+    plan = plans.plan(cursor, node, work, stream)
+    if plan is None:
+        plan, relations = _build_plan(cursor, node, registry, RUN_ID_SLOT)
+        plans.store_plan(node, work, stream, relations, plan)
+    return with_run_id(plan, run_id)
+
+
+def _relation_names(node: CompiledNode, run_id: str) -> tuple[str, str]:
+    """The work tables' name (a format string with `{n}`) and the stream's name."""
     work = f"{quote(WORK_SCHEMA)}.{quote(f'{node.alias}_{run_id}_' + '{n}')}"
+    return work, f"__predsql_stream_{run_id}"
+
+
+def _build_plan(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, registry: Registry,
+                run_id: str) -> tuple[Plan, tuple[Relation, ...]]:
+    from predsql.ml.analysis import parse_sql
+    from predsql.ml.plan_build import build_plan  # sqlglot: only when a plan is built
+
+    tree = parse_sql(node)
+    relations = _relations(cursor, tree)
+    work, stream = _relation_names(node, run_id)
     try:
-        return build_plan(tree, registry, schema, work, f"__predsql_stream_{run_id}",
+        plan = build_plan(tree, registry, _qualify_schema(relations), work, stream,
                           node.node.rel_path)
     except CompileError:
         raise
@@ -217,6 +258,7 @@ def make_plan(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, registry: R
             path=node.node.rel_path,
             hint="simplify the query around the ML call (e.g. move it into a CTE)",
         ) from exc
+    return plan, relations
 
 
 def check_stage_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, stage: Stage) -> None:
@@ -236,7 +278,7 @@ def check_stage_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, sta
 
 
 def check_ml_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
-                   registry: Registry) -> None:
+                   registry: Registry, plans: PlanCache | None = None) -> None:
     """Bind the model and check argument types before data moves. A missing upstream
     relation only postpones the check to the node's own run, where MlRows makes the
     same checks stage by stage."""
@@ -245,8 +287,8 @@ def check_ml_types(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
     if node.extra.get("ml_broken"):
         return  # the node fails with the function's error when it runs
     try:
-        expected_columns(cursor, node, registry)
-        plan = make_plan(cursor, node, registry, "check")
+        expected_columns(cursor, node, registry, plans)
+        plan = make_plan(cursor, node, registry, "check", plans)
         for stage in plan.stages:
             if WORK_SCHEMA in stage.probe_sql:
                 continue

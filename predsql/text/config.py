@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 TEXT_KEYS = {"tokenizer", "max_length", "pooling", "normalize", "text_pair"}
 POOLINGS = ("mean", "cls", "none")
@@ -161,6 +162,8 @@ def text_signature(spec: TextSpec) -> tuple[tuple[str, ...], str]:
 
 def blank_as_null(argument: exp.Expression) -> exp.Expression:
     """Empty or blank text follows the NULL rules: NULL result, not sent to the model."""
+    from sqlglot import exp  # only where a plan is built: a cached plan needs no sqlglot
+
     blank = exp.EQ(this=exp.func("trim", argument.copy()), expression=exp.Literal.string(""))
     return exp.Case(ifs=[exp.If(this=blank, true=exp.Null())], default=argument)
 
