@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 import pytest
 
 import ml_models
 from conftest import output, query, run_cli, write
+from predsql.ml import cache
 
 ROWS = 100_000
 
@@ -150,3 +156,57 @@ def test_models_filling_one_cache_at_once_and_a_changed_result_type(cached: Path
     assert ml_stats(cached)["rows_inferred"] == ROWS
     run_cli(cached, "run")
     assert ml_stats(cached)["rows_from_cache"] == ROWS
+
+
+def cache_function(arity: int) -> SimpleNamespace:
+    """What cache.store reads of a registered function."""
+    return SimpleNamespace(name="f", arity=arity, fingerprint="fp", cache=True,
+                           arg_types=lambda: ["FLOAT"] * arity, result_type="FLOAT")
+
+
+def test_storing_many_new_tuples_within_a_small_memory_limit(tmp_path: Path) -> None:
+    """500k new tuples of 16 arguments into a cache of 500k under memory_limit 24MB (as
+    4M rows under 128MB while the node's uncommitted output holds most of it): one INSERT
+    grouping and windowing every column of a reader of unknown size ran out of memory."""
+    rows, k = 500_000, 16
+    fn = cache_function(k)
+    con = duckdb.connect(str(tmp_path / "c.duckdb"),
+                         config={"memory_limit": "24MB", "threads": 2})
+    cache.ensure_cache(con, fn)
+    old = ", ".join("random()::float" for _ in range(k))
+    con.execute(f"insert into __predsql_cache.f select 'fp', hash({old}), {old}, 1, now() "
+                 f"from range({rows})")
+    rng = np.random.default_rng(0)
+    names = [f"a{i}" for i in range(k)] + ["result"]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for _ in range(rows // 10_000):
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(rng.random(10_000, dtype=np.float32)) for _ in names], names=names)
+
+    new = pa.RecordBatchReader.from_batches(pa.schema([(n, pa.float32()) for n in names]),
+                                            batches())
+    cache.store(con, SimpleNamespace(fn=fn), new, threading.Lock())
+    assert con.execute("select count(*), count(distinct h) from __predsql_cache.f "
+                       "where result <> 1").fetchall() == [(rows, rows)]
+
+
+def test_new_tuples_sharing_a_hash_are_stored_once_or_not_at_all() -> None:
+    """Among the new tuples: one inferred twice (stored once), NaN twice (stored once: NaN
+    equals NaN), two different tuples forced onto one hash (neither stored), and one whose
+    hash the cache already holds for other arguments (not stored)."""
+    fn = cache_function(2)
+    con = duckdb.connect()
+    cache.ensure_cache(con, fn)
+    con.execute("insert into __predsql_cache.f values ('fp', 4, 9, 9, 9, now())")
+    con.execute("create temp table new (h ubigint, a0 double, a1 double, result float)")
+    con.execute("insert into new values (1, 1, 1, 0.5), (1, 1, 1, 0.5), (2, 'nan', 2, 0.25), "
+                "(2, 'nan', 2, 0.25), (3, 3, 3, 0.125), (3, 3, 4, 0.75), (4, 4, 4, 0.375), "
+                "(5, 5, 5, 0.625)")
+    cache._insert_new(con, fn, "new")
+    stored = con.execute("select h, a0, a1, result from __predsql_cache.f order by h").fetchall()
+    assert [r[0] for r in stored] == [1, 2, 4, 5]
+    assert stored[0][1:] == (1, 1, 0.5) and stored[2][1:] == (9, 9, 9)
+    assert stored[1][2:] == (2, 0.25) and stored[1][1] != stored[1][1]  # NaN
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchall() \
+        == [(1,)]  # only the test's own table: the helper dropped its own

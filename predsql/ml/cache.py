@@ -118,22 +118,61 @@ def store(cursor: duckdb.DuckDBPyConnection, call: StageCall, new: pa.RecordBatc
           lock: Any) -> None:
     """Add the tuples a stage inferred (columns a0 .. ak, result) to the cache: each
     distinct tuple once, none whose hash the cache already holds (another model may have
-    stored it meanwhile, or it collides), and none of two new tuples sharing a hash."""
+    stored it meanwhile, or it collides), and none of two new tuples sharing a hash.
+
+    The tuples are first copied into a temporary table with their hash, so that DuckDB
+    knows how many there are (a registered reader has no cardinality) and every later
+    statement is a plain scan or a join on one UBIGINT: within a small memory_limit,
+    with the node's own uncommitted output still held, a single statement that grouped
+    and windowed all columns ran out of memory."""
     fn = call.fn
     args = ", ".join(f'"a{i}"' for i in range(fn.arity))
-    name = f"__predsql_new_{fn.name}"
-    fingerprint = _literal(fn.fingerprint)
+    name, table = f"__predsql_new_{fn.name}", f"__predsql_new_tuples_{fn.name}"
     cursor.register(name, new)
     try:
-        with lock:  # one model at a time stores into a function's cache
-            cursor.execute(
-                f"INSERT INTO {cache_relation(fn)} SELECT {fingerprint}, h, {args}, result, "
-                f"now() FROM (SELECT hash({args}) AS h, {args}, any_value(result) AS result "
-                f"FROM {name} GROUP BY ALL) AS __n WHERE NOT EXISTS (SELECT 1 FROM "
-                f"{cache_relation(fn)} AS __c WHERE __c.fingerprint = {fingerprint} AND "
-                "__c.h = __n.h) QUALIFY count(*) OVER (PARTITION BY h) = 1")
+        cursor.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT hash({args}) AS h, "
+                       f"{args}, result FROM {name}")
     finally:
         cursor.unregister(name)
+    try:
+        with lock:  # one model at a time stores into a function's cache
+            _insert_new(cursor, fn, table)
+    finally:
+        cursor.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _insert_new(cursor: duckdb.DuckDBPyConnection, fn: MlFunction, table: str) -> None:
+    """Insert the temporary table's tuples, leaving out those whose hash the cache
+    already holds and adding those whose hash occurs more than once among them once
+    per hash, only where all the tuples of that hash are equal (NaN equals NaN, as in
+    the lookup). Both kinds are rare: they are found with narrow statements on the hash
+    alone, and the wide INSERT joins with them only when there are any."""
+    args = [f'"a{i}"' for i in range(fn.arity)]
+    fingerprint = _literal(fn.fingerprint)
+    target = cache_relation(fn)
+    repeated, present = f"{table}_repeated", f"{table}_present"
+    cursor.execute(f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT h FROM {table} "
+                   "GROUP BY h HAVING count(*) > 1")
+    cursor.execute(f"CREATE OR REPLACE TEMP TABLE {present} AS SELECT DISTINCT h FROM {target} "
+                   f"WHERE fingerprint = {fingerprint} AND h IN (SELECT h FROM {table})")
+    try:
+        skip = [t for t in (repeated, present)
+                if cursor.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]]
+        if repeated in skip:
+            same = " AND ".join(f"min({a}) = max({a})" for a in args)
+            first = ", ".join(f"any_value({a})" for a in args)
+            cursor.execute(
+                f"INSERT INTO {target} SELECT {fingerprint}, h, {first}, any_value(result), "
+                f"now() FROM {table} WHERE h IN (SELECT h FROM {repeated}) AND h NOT IN "
+                f"(SELECT h FROM {present}) GROUP BY h HAVING {same}")
+        sql = (f"INSERT INTO {target} SELECT {fingerprint}, h, {', '.join(args)}, result, "
+               f"now() FROM {table}")
+        for i, t in enumerate(skip):
+            sql += f" {'AND' if i else 'WHERE'} h NOT IN (SELECT h FROM {t})"
+        cursor.execute(sql)
+    finally:
+        for t in (repeated, present):
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{t}")
 
 
 def _check_nulls(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall,
