@@ -6,7 +6,11 @@ A stage with cached calls reads its input joined once with each cache, on
 (fingerprint, h) confirmed by comparing a0 .. ak (`lookup`); while the stage
 streams, only the rows without a cached result go to the model, and the tuples
 it inferred are spooled to a file; once the stage's statement is done they are
-added to the cache (`store`). One pass over the input, one join with the cache.
+added to the cache (`store`): copied into a temporary table with their hash, then
+inserted by a plain scan, the rare tuples whose hash repeats or is already cached
+being found first by narrow statements on the hash alone (so every statement stays
+within a small memory_limit while the node's uncommitted output holds most of it).
+One pass over the input, one join with the cache.
 NULL arguments are never cached (their result is NULL); NaN equals NaN in
 DuckDB, so NaN inputs are served too.
 """
