@@ -276,7 +276,7 @@ class PlanCache:
 
     def _path(self, node: Any) -> Path:
         assert self.folder is not None
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", node.unique_id)
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", node.unique_id)[:100]  # file names: 255 bytes
         return self.folder / f"{safe}-{_sha(node.unique_id)[:8]}.json"
 
     def _entry(self, node: Any) -> dict[str, Any]:
