@@ -134,10 +134,12 @@ class StageStream:
 
     def _count_rows(self) -> int | None:
         """The rows the stage will read, for progress; None if DuckDB cannot count them
-        without doing the work (a bad value is reported by the stream itself)."""
+        without doing the work (a bad value is reported by the stream itself). Counted
+        on the probe query (the same rows, uncast): input_sql may hold the prediction
+        cache's lookup join (ml/cache.py), which adds no rows but costs a join."""
         try:
             row = self.read_cursor.execute(
-                f"SELECT count(*) FROM ({self.stage.input_sql})").fetchall()[0]
+                f"SELECT count(*) FROM ({self.stage.probe_sql})").fetchall()[0]
         except duckdb.Error:
             return None
         return int(row[0]) if row else None
