@@ -184,29 +184,39 @@ def test_storing_many_new_tuples_within_a_small_memory_limit(tmp_path: Path) -> 
             yield pa.RecordBatch.from_arrays(
                 [pa.array(rng.random(10_000, dtype=np.float32)) for _ in names], names=names)
 
-    new = pa.RecordBatchReader.from_batches(pa.schema([(n, pa.float32()) for n in names]),
-                                            batches())
-    cache.store(con, SimpleNamespace(fn=fn), new, threading.Lock())
+    spool = tmp_path / "new.arrows"
+    with pa.OSFile(str(spool), "wb") as sink, pa.ipc.new_stream(
+            sink, pa.schema([(n, pa.float32()) for n in names])) as writer:
+        for batch in batches():
+            writer.write_batch(batch)
+    cache.store(con, SimpleNamespace(fn=fn), lambda: pa.ipc.open_stream(str(spool)),
+                threading.Lock())
     assert con.execute("select count(*), count(distinct h) from __predsql_cache.f "
                        "where result <> 1").fetchall() == [(rows, rows)]
 
 
-def test_new_tuples_sharing_a_hash_are_stored_once_or_not_at_all() -> None:
-    """Among the new tuples: one inferred twice (stored once), NaN twice (stored once: NaN
-    equals NaN), two different tuples forced onto one hash (neither stored), and one whose
-    hash the cache already holds for other arguments (not stored)."""
-    fn = cache_function(2)
+def test_new_tuples_sharing_a_hash_are_stored_once_or_not_at_all(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Among the new tuples, keyed here by their first argument alone to force
+    collisions: one inferred twice (stored once), NaN twice (stored once: NaN equals
+    NaN), two different tuples on one hash (neither stored), and one whose hash the
+    cache already holds for other arguments (not stored)."""
+    monkeypatch.setattr(cache, "_hash_of", lambda columns: f"hash({columns[0]})")
+    fn = SimpleNamespace(name="f", arity=2, fingerprint="fp", cache=True,
+                         arg_types=lambda: ["DOUBLE", "DOUBLE"], result_type="FLOAT")
     con = duckdb.connect()
     cache.ensure_cache(con, fn)
-    con.execute("insert into __predsql_cache.f values ('fp', 4, 9, 9, 9, now())")
-    con.execute("create temp table new (h ubigint, a0 double, a1 double, result float)")
-    con.execute("insert into new values (1, 1, 1, 0.5), (1, 1, 1, 0.5), (2, 'nan', 2, 0.25), "
-                "(2, 'nan', 2, 0.25), (3, 3, 3, 0.125), (3, 3, 4, 0.75), (4, 4, 4, 0.375), "
-                "(5, 5, 5, 0.625)")
-    cache._insert_new(con, fn, "new")
-    stored = con.execute("select h, a0, a1, result from __predsql_cache.f order by h").fetchall()
-    assert [r[0] for r in stored] == [1, 2, 4, 5]
-    assert stored[0][1:] == (1, 1, 0.5) and stored[2][1:] == (9, 9, 9)
-    assert stored[1][2:] == (2, 0.25) and stored[1][1] != stored[1][1]  # NaN
+    con.execute("insert into __predsql_cache.f values ('fp', hash(4::double), 9, 9, 9, now())")
+    nan = float("nan")
+    new = pa.table({"a0": [1.0, 1.0, nan, nan, 3.0, 3.0, 4.0, 5.0],
+                    "a1": [1.0, 1.0, 2.0, 2.0, 3.0, 4.0, 4.0, 5.0],
+                    "result": pa.array([0.5, 0.5, 0.25, 0.25, 0.125, 0.75, 0.375, 0.625],
+                                       pa.float32())})
+    cache.store(con, SimpleNamespace(fn=fn), lambda: pa.RecordBatchReader.from_batches(
+        new.schema, new.to_batches(max_chunksize=3)), threading.Lock())
+    stored = con.execute("select a0, a1, result from __predsql_cache.f order by a0").fetchall()
+    assert stored[:3] == [(1, 1, 0.5), (5, 5, 0.625), (9, 9, 9)]  # (4, 4) was not stored
+    assert len(stored) == 4 and stored[3][0] != stored[3][0]  # NaN sorts last
+    assert stored[3][1:] == (2, 0.25)
     assert con.execute("select count(*) from duckdb_tables() where temporary").fetchall() \
-        == [(1,)]  # only the test's own table: the helper dropped its own
+        == [(0,)]

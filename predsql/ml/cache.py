@@ -6,10 +6,10 @@ A stage with cached calls reads its input joined once with each cache, on
 (fingerprint, h) confirmed by comparing a0 .. ak (`lookup`); while the stage
 streams, only the rows without a cached result go to the model, and the tuples
 it inferred are spooled to a file; once the stage's statement is done they are
-added to the cache (`store`): copied into a temporary table with their hash, then
-inserted by a plain scan, the rare tuples whose hash repeats or is already cached
-being found first by narrow statements on the hash alone (so every statement stays
-within a small memory_limit while the node's uncommitted output holds most of it).
+added to the cache (`store`): inserted by a plain scan of that file, the rare tuples
+whose hash repeats or is already cached being found first by narrow statements on
+the hash alone (so every statement stays within a small memory_limit while the
+node's uncommitted output holds most of it).
 One pass over the input, one join with the cache.
 NULL arguments are never cached (their result is NULL); NaN equals NaN in
 DuckDB, so NaN inputs are served too.
@@ -17,6 +17,7 @@ DuckDB, so NaN inputs are served too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -72,7 +73,12 @@ def _literal(text: str) -> str:
 
 
 def _hash(alias: str, columns: tuple[str, ...]) -> str:
-    return "hash(" + ", ".join(f"{alias}.{quote(c)}" for c in columns) + ")"
+    return _hash_of([f"{alias}.{quote(c)}" for c in columns])
+
+
+def _hash_of(columns: list[str]) -> str:
+    """The cache key of a tuple: the same expression where it is looked up and stored."""
+    return "hash(" + ", ".join(columns) + ")"
 
 
 def _same_args(cache: str, source: str, call: StageCall) -> str:
@@ -118,65 +124,60 @@ def lookup(cursor: duckdb.DuckDBPyConnection, stage: Stage, node: Any, locks: An
     return replace(stage, input_sql=sql, calls=tuple(calls))
 
 
-def store(cursor: duckdb.DuckDBPyConnection, call: StageCall, new: pa.RecordBatchReader,
-          lock: Any) -> None:
-    """Add the tuples a stage inferred (columns a0 .. ak, result) to the cache: each
-    distinct tuple once, none whose hash the cache already holds (another model may have
-    stored it meanwhile, or it collides), and none of two new tuples sharing a hash.
+def store(cursor: duckdb.DuckDBPyConnection, call: StageCall,
+          open_new: Callable[[], pa.RecordBatchReader | None], lock: Any) -> None:
+    """Add the tuples a stage inferred (columns a0 .. ak, result; `open_new` opens a
+    reader of them, once per statement) to the cache: each distinct tuple once, none
+    whose hash the cache already holds (another model may have stored it meanwhile, or
+    it collides), and none of two new tuples sharing a hash.
 
-    The tuples are first copied into a temporary table with their hash, so that DuckDB
-    knows how many there are (a registered reader has no cardinality) and every later
-    statement is a plain scan or a join on one UBIGINT: within a small memory_limit,
-    with the node's own uncommitted output still held, a single statement that grouped
-    and windowed all columns ran out of memory."""
+    Both exceptions are rare, and are found first by narrow statements on the hashes
+    alone (kept in a temporary table, so DuckDB knows their number); the wide INSERT is
+    then a plain scan of the tuples, joined with those hashes only when there are any.
+    Within a small memory_limit, with the node's own uncommitted output still held, a
+    single statement that grouped and windowed all columns of a reader of unknown size
+    ran out of memory; copying all columns into a temporary table first wrote them to
+    disk once more (290 MB for 4M tuples of 16 FLOAT)."""
     fn = call.fn
-    args = ", ".join(f'"a{i}"' for i in range(fn.arity))
-    name, table = f"__predsql_new_{fn.name}", f"__predsql_new_tuples_{fn.name}"
-    cursor.register(name, new)
-    try:
-        cursor.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT hash({args}) AS h, "
-                       f"{args}, result FROM {name}")
-    finally:
-        cursor.unregister(name)
-    try:
-        with lock:  # one model at a time stores into a function's cache
-            _insert_new(cursor, fn, table)
-    finally:
-        cursor.execute(f"DROP TABLE IF EXISTS temp.{table}")
-
-
-def _insert_new(cursor: duckdb.DuckDBPyConnection, fn: MlFunction, table: str) -> None:
-    """Insert the temporary table's tuples, leaving out those whose hash the cache
-    already holds and adding those whose hash occurs more than once among them once
-    per hash, only where all the tuples of that hash are equal (NaN equals NaN, as in
-    the lookup). Both kinds are rare: they are found with narrow statements on the hash
-    alone, and the wide INSERT joins with them only when there are any."""
     args = [f'"a{i}"' for i in range(fn.arity)]
+    new = f"__predsql_new_{fn.name}"
     fingerprint = _literal(fn.fingerprint)
     target = cache_relation(fn)
-    repeated, present = f"{table}_repeated", f"{table}_present"
-    cursor.execute(f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT h FROM {table} "
-                   "GROUP BY h HAVING count(*) > 1")
-    cursor.execute(f"CREATE OR REPLACE TEMP TABLE {present} AS SELECT DISTINCT h FROM {target} "
-                   f"WHERE fingerprint = {fingerprint} AND h IN (SELECT h FROM {table})")
+    hashed = f"(SELECT {_hash_of(args)} AS h, {', '.join(args)}, result FROM {new})"
+    hashes, repeated, present = (f"{new}_{t}" for t in ("hashes", "repeated", "present"))
+
+    def execute(sql: str) -> None:
+        cursor.register(new, open_new())
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.unregister(new)
+
     try:
-        skip = [t for t in (repeated, present)
-                if cursor.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]]
-        if repeated in skip:
-            same = " AND ".join(f"min({a}) = max({a})" for a in args)
-            first = ", ".join(f"any_value({a})" for a in args)
-            cursor.execute(
-                f"INSERT INTO {target} SELECT {fingerprint}, h, {first}, any_value(result), "
-                f"now() FROM {table} WHERE h IN (SELECT h FROM {repeated}) AND h NOT IN "
-                f"(SELECT h FROM {present}) GROUP BY h HAVING {same}")
-        sql = (f"INSERT INTO {target} SELECT {fingerprint}, h, {', '.join(args)}, result, "
-               f"now() FROM {table}")
-        for i, t in enumerate(skip):
-            sql += f" {'AND' if i else 'WHERE'} h NOT IN (SELECT h FROM {t})"
-        cursor.execute(sql)
+        execute(f"CREATE OR REPLACE TEMP TABLE {hashes} AS SELECT h FROM {hashed}")
+        cursor.execute(f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT h FROM {hashes} "
+                       "GROUP BY h HAVING count(*) > 1")
+        with lock:  # one model at a time stores into a function's cache
+            cursor.execute(f"CREATE OR REPLACE TEMP TABLE {present} AS SELECT DISTINCT h FROM "
+                           f"{target} WHERE fingerprint = {fingerprint} AND h IN (SELECT h "
+                           f"FROM {hashes})")
+            skip = [t for t in (repeated, present)
+                    if cursor.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]]
+            if repeated in skip:  # stored once per hash, if all its tuples are equal
+                same = " AND ".join(f"min({a}) = max({a})" for a in args)
+                first = ", ".join(f"any_value({a})" for a in args)
+                execute(f"INSERT INTO {target} SELECT {fingerprint}, h, {first}, "
+                        f"any_value(result), now() FROM {hashed} WHERE h IN (SELECT h FROM "
+                        f"{repeated}) AND h NOT IN (SELECT h FROM {present}) GROUP BY h "
+                        f"HAVING {same}")
+            sql = (f"INSERT INTO {target} SELECT {fingerprint}, h, {', '.join(args)}, result, "
+                   f"now() FROM {hashed}")
+            for i, table in enumerate(skip):
+                sql += f" {'AND' if i else 'WHERE'} h NOT IN (SELECT h FROM {table})"
+            execute(sql)
     finally:
-        for t in (repeated, present):
-            cursor.execute(f"DROP TABLE IF EXISTS temp.{t}")
+        for table in (hashes, repeated, present):
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def _check_nulls(cursor: duckdb.DuckDBPyConnection, stage: Stage, call: StageCall,

@@ -7,14 +7,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from predsql.compiler import CompiledNode
 from predsql.database import WORK_SCHEMA, ensure_schema, quote
 from predsql.errors import CompileError, ExecutionError
 from predsql.executors.base import Executors
 from predsql.ml import cache
-from predsql.ml.mapping import ALL_FROM_CACHE, FunctionStats, StageStream
+from predsql.ml.mapping import ALL_FROM_CACHE, FunctionStats, NewTuples, StageStream
 from predsql.ml.plan import Plan, Stage, StageCall
 from predsql.ml.plan_cache import RUN_ID_SLOT, PlanCache, Relation, describe, with_run_id
 from predsql.ml.registry import Registry
@@ -141,7 +140,7 @@ class MlRows:
         return cache.lookup(cursor, stage, self.node, self.runtimes)
 
     def _store(self, cursor: duckdb.DuckDBPyConnection, call: StageCall,
-               new: pa.RecordBatchReader) -> None:
+               new: NewTuples) -> None:
         cache.store(cursor, call, new, self.runtimes.cache_lock(call.fn.name))
 
     def _write_stage(self, cursor: duckdb.DuckDBPyConnection, stage: Stage,

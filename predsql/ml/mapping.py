@@ -28,6 +28,7 @@ from predsql.ml.spool import TupleSpool
 READ_BATCH = 131072
 THREAD_JOIN = 30.0  # seconds a finished stage waits for a batch in flight in its threads
 _END = object()
+NewTuples = Callable[[], pa.RecordBatchReader]  # opens the spooled new tuples
 T = TypeVar("T")
 
 
@@ -101,10 +102,11 @@ class StageStream:
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection, stage: Stage, runtimes: Any,
                  stats: dict[str, FunctionStats], console: Any, node: CompiledNode,
-                 store: Callable[[duckdb.DuckDBPyConnection, StageCall, pa.RecordBatchReader],
+                 store: Callable[[duckdb.DuckDBPyConnection, StageCall, NewTuples],
                                  None] | None = None) -> None:
         """`store` fills a cached call's prediction cache with the tuples the stage
-        inferred, once the statement consuming the stage is done (ml/cache.py)."""
+        inferred, once the statement consuming the stage is done (ml/cache.py); it is
+        given a function that opens a reader of them (once per statement reading them)."""
         self.stage = stage
         self.runtimes = runtimes
         self.stats = stats
@@ -209,9 +211,8 @@ class StageStream:
     def _store_new_tuples(self) -> None:
         for call in self.stage.calls:
             spool = self.spools.get(call.result_column)
-            reader = spool.reader() if spool is not None else None
-            if reader is not None and self.store is not None:
-                self.store(self.read_cursor, call, reader)
+            if spool is not None and spool.rows and self.store is not None:
+                self.store(self.read_cursor, call, spool.reader)
 
     def _batches(self, source: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         """Three overlapping steps: a reader thread pulls DuckDB batches, a mapper
