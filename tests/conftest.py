@@ -6,6 +6,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
@@ -56,6 +58,26 @@ def run_cli(project: Path, *args: str, code: int | None = 0) -> Result:
             f"exit {result.exit_code} != {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result
+
+
+RUN_AND_LIST_MODULES = """
+import sys
+from predsql.entry import main
+sys.argv = ["predsql", "run", "--project-dir", sys.argv[1]]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def run_in_fresh_interpreter(root: Path, env: dict[str, str]) -> tuple[str, set[str]]:
+    """`predsql run` of `root` in a new Python process: (its stdout, the modules it
+    had imported when it finished)."""
+    done = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, str(root)],
+                          capture_output=True, text=True, check=True, env=env)
+    return done.stdout, set(done.stderr.split())
 
 
 def output(result: Result) -> str:

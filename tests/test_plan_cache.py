@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,22 +14,11 @@ import duckdb
 import pytest
 
 import ml_models
-from conftest import query, run_cli, write
+from conftest import query, run_cli, run_in_fresh_interpreter, write
 from predsql.console import Console
 from predsql.ml.executor import _build_plan
 from predsql.ml.plan_cache import PLAN_DIR, RUN_ID_SLOT, with_run_id
 from predsql.tasks import Options, open_session
-
-RUN_REPORTING_SQLGLOT = """
-import sys
-from predsql.entry import main
-sys.argv = ["predsql", "run", "--project-dir", sys.argv[1]]
-try:
-    main()
-except SystemExit as exc:
-    assert not exc.code, exc.code
-print("sqlglot imported:", "sqlglot" in sys.modules, file=sys.stderr)
-"""
 
 # nested calls (a work table, then a stream), a named argument, a star from upstream, a
 # call in WHERE (NULL and NaN rows pass it)
@@ -70,10 +58,9 @@ def cache_file(root: Path) -> dict:
 def run_in_subprocess(root: Path) -> bool:
     """`predsql run` in a fresh interpreter; whether it imported sqlglot."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", RUN_REPORTING_SQLGLOT, str(root)],
-                          capture_output=True, text=True, env=env, check=True)
-    assert "PASS=2" in done.stdout, done.stdout
-    return "sqlglot imported: True" in done.stderr
+    stdout, modules = run_in_fresh_interpreter(root, env)
+    assert "PASS=2" in stdout, stdout
+    return "sqlglot" in modules
 
 
 @pytest.fixture()

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
 import ml_models
-from conftest import write
-
-RUN_AND_LIST_MODULES = """
-import sys
-from predsql.entry import main
-sys.argv = ["predsql", "run", "--project-dir", sys.argv[1]]
-try:
-    main()
-except SystemExit as exc:
-    assert not exc.code, exc.code
-print(" ".join(sorted(sys.modules)), file=sys.stderr)
-"""
+from conftest import run_in_fresh_interpreter, write
 
 
 def test_a_run_to_a_pipe_does_not_import_rich(tmp_path: Path) -> None:
@@ -34,11 +21,9 @@ def test_a_run_to_a_pipe_does_not_import_rich(tmp_path: Path) -> None:
     with duckdb.connect(str(root / "proj.duckdb")) as con:
         con.execute("create table xs as select range as id, range::float as x from range(10)")
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    done = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, str(root)],
-                          capture_output=True, text=True, check=True, env=env)
-    modules = set(done.stderr.split())
+    stdout, modules = run_in_fresh_interpreter(root, env)
     assert "predsql.cli" in modules
     assert not {m for m in modules if m == "rich" or m.startswith("rich.")}
-    assert "OK created sql table model main.doubled" in done.stdout
+    assert "OK created sql table model main.doubled" in stdout
     with duckdb.connect(str(root / "proj.duckdb")) as con:
         assert con.execute("select sum(y) from doubled").fetchone()[0] == 90.0
