@@ -23,6 +23,11 @@ WORK_SCHEMA = "__predsql_work"
 _PID_RE = re.compile(r"held in (?P<proc>.+?) \(PID (?P<pid>\d+)\)")
 
 
+def describe_columns(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
+    """(name, type) of each column of a relation or query, as DuckDB's DESCRIBE gives them."""
+    return [(str(r[0]), str(r[1])) for r in cursor.execute(f"DESCRIBE {sql}").fetchall()]
+
+
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from predsql.compiler import CompiledNode, strip_sql
-from predsql.database import quote, relation_kind
+from predsql.database import describe_columns, quote, relation_kind
 from predsql.dbt_duckdb.profile import load_extensions
 from predsql.errors import ExecutionError
 from predsql.runner import NodeResult
@@ -70,7 +70,7 @@ def typed_select(rows: list[dict[str, Any]], columns: dict[str, tuple[str, str]]
 
 
 def describe(con: duckdb.DuckDBPyConnection, rel: str) -> dict[str, tuple[str, str]]:
-    return {r[0].lower(): (r[0], r[1]) for r in con.execute(f"DESCRIBE {rel}").fetchall()}
+    return {name.lower(): (name, kind) for name, kind in describe_columns(con, rel)}
 
 
 def load_given(mem: duckdb.DuckDBPyConnection, target: duckdb.DuckDBPyConnection,

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from predsql.compiler import CompiledNode, strip_sql
-from predsql.database import quote
+from predsql.database import describe_columns, quote
 from predsql.errors import ExecutionError
 
 
@@ -59,7 +59,7 @@ def check(cursor: duckdb.DuckDBPyConnection, node: CompiledNode,
                              hint="give every column of a contracted model a `data_type`")
     select = ", ".join(f"CAST(NULL AS {c['data_type']}) AS {_name(c)}" for c in columns)
     try:
-        contract = [(r[0], r[1]) for r in cursor.execute(f"DESCRIBE SELECT {select}").fetchall()]
+        contract = describe_columns(cursor, f"SELECT {select}")
     except duckdb.Error as exc:
         raise ExecutionError(f"model {node.name!r}: a contract data_type is not a DuckDB "
                              f"type: {exc}", path=node.node.properties_path) from exc
@@ -139,5 +139,5 @@ def column_list(node: CompiledNode) -> str:
 
 
 def describe_sql(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in cursor.execute(f"DESCRIBE {strip_sql(sql)}").fetchall()]
+    return describe_columns(cursor, strip_sql(sql))
 

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from predsql.compiler import CompiledNode
-from predsql.database import RelationCatalog, quote, relation
+from predsql.database import RelationCatalog, describe_columns, quote, relation
 from predsql.errors import ExecutionError, ProjectError
 from predsql.materializations import contracts
 from predsql.materializations.base import (
@@ -35,7 +35,7 @@ SCHEMA_MODES = ("ignore", "fail", "append_new_columns", "sync_all_columns")
 
 
 def _columns(cursor: duckdb.DuckDBPyConnection, rel: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in cursor.execute(f"DESCRIBE {rel}").fetchall()}
+    return dict(describe_columns(cursor, rel))
 
 
 def sync_schema(cursor: duckdb.DuckDBPyConnection, node: CompiledNode, target: str,

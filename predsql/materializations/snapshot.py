@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import duckdb
 
 from predsql.compiler import CompiledNode
-from predsql.database import RelationCatalog, quote, relation
+from predsql.database import RelationCatalog, describe_columns, quote, relation
 from predsql.errors import ExecutionError, ProjectError
 from predsql.materializations.base import (
     BuildResult,
@@ -207,7 +207,7 @@ def staging_sql(cfg: SnapshotConfig, source: str, target: str, changed: str,
 
 
 def _columns(cursor: duckdb.DuckDBPyConnection, rel: str) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in cursor.execute(f"DESCRIBE {rel}").fetchall()]
+    return describe_columns(cursor, rel)
 
 
 class SnapshotMaterialization:

@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from predsql.database import quote
+from predsql.database import describe_columns, quote
 from predsql.ml.plan import Plan, Stage, StageCall
 from predsql.ml.registry import MlFunction, Registry
 
@@ -179,8 +179,7 @@ def with_run_id(plan: Plan, run_id: str) -> Plan:
 
 
 def describe(cursor: duckdb.DuckDBPyConnection, db: str, name: str) -> Columns:
-    rows = cursor.execute(f"DESCRIBE {quote(db)}.{quote(name)}").fetchall()
-    return tuple((str(r[0]), str(r[1])) for r in rows)
+    return tuple(describe_columns(cursor, f"{quote(db)}.{quote(name)}"))
 
 
 def _relations_json(relations: tuple[Relation, ...]) -> list[Any]:
